@@ -1,0 +1,61 @@
+# Every target creates and uses .venv itself: on a fresh machine `make package` and `make test` do all the set-up.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PKG := deployment_package
+IMAGE ?=
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): settings.ini setup.py constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -c constraints.txt -e ".[tools,dev]"
+	touch $@
+
+setup: $(STAMP) ## create .venv with the pinned toolchain and install mod + prcvd from libraries/
+
+lab: $(STAMP) ## open Jupyter Lab on nbs/ (installs jupyter into .venv: editing only, not CI or the deployment)
+	$(BIN)/pip install -q -c constraints.txt jupyter==1.1.1
+	cd nbs && ../$(BIN)/jupyter lab
+
+export: $(STAMP) ## export nbs/ into libraries/mod and strip notebook outputs
+	$(BIN)/nbdev_export
+	$(BIN)/nbdev_clean
+
+train: $(STAMP) ## train the default model into artefacts/<UTC time>/ and install it into deployment_package/
+	$(BIN)/mod train
+
+$(PKG)/model1.pkl: | $(STAMP)
+	$(BIN)/mod train
+
+$(PKG)/%_spec.json: %_spec.json
+	cp $< $@
+
+model: $(PKG)/model1.pkl $(PKG)/input_spec.json $(PKG)/output_spec.json
+
+smoke: export model ## print the JSON answer of Deployment.request for IMAGE=path (default: the astronaut)
+	$(BIN)/mod smoke $(if $(IMAGE),--image "$(IMAGE)")
+
+# What exporting may change: tracked edits and untracked files under nbs/ and libraries/.
+SYNC_STATE = { git diff -- nbs libraries; git ls-files --others --exclude-standard -- nbs libraries; } | sha256sum
+
+sync-check: $(STAMP) ## fail if nbdev_export or nbdev_clean would change nbs/ or libraries/ (notebooks and library drifted)
+	@before=$$($(SYNC_STATE)); $(BIN)/nbdev_export && $(BIN)/nbdev_clean; after=$$($(SYNC_STATE)); \
+	[ "$$before" = "$$after" ] || { git status --short -- nbs libraries; \
+	  echo "nbs/ and libraries/mod were out of sync (now exported): review and commit both"; exit 1; }
+	@echo "notebooks and libraries/mod are in sync"
+
+test: sync-check model ## run the sync check, pytest (prcvd and mod) and the notebooks' own tests (nbdev_test)
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/nbdev_test --n_workers 1
+
+clean: ## remove build outputs and caches (keeps .venv and artefacts/)
+	rm -rf $(PKG)/model1.pkl $(PKG)/model1.json $(PKG)/*_spec.json .pytest_cache _docs _proc
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+.PHONY: help setup lab export train model smoke sync-check test clean

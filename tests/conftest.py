@@ -1,0 +1,39 @@
+"""Shared fixtures: the sample pictures scikit-image ships, and the trained deployment folder."""
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from skimage import data
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "deployment_package"
+
+
+@pytest.fixture(scope="session")
+def pictures(tmp_path_factory) -> dict:
+    "PNG files of scikit-image's astronaut (a portrait), coffee, camera and chelsea (a cat)."
+    folder = tmp_path_factory.mktemp("pictures")
+    out = {}
+    for name in ("astronaut", "coffee", "camera", "chelsea"):
+        out[name] = folder / f"{name}.png"
+        Image.fromarray(getattr(data, name)()).save(out[name])
+    return out
+
+
+@pytest.fixture(scope="session")
+def deployment():
+    "The Deployment built from the repository's deployment folder (`make test` trains the model first)."
+    from mod.core import Deployment
+
+    if not (PACKAGE / "model1.pkl").exists():
+        pytest.fail("deployment_package/model1.pkl is missing: run `make train` (make test does it for you)")
+    return Deployment(str(PACKAGE), context={})
+
+
+@pytest.fixture
+def package_copy(tmp_path) -> Path:
+    "A private copy of the deployment folder, to tamper with."
+    dst = tmp_path / "deployment_package"
+    shutil.copytree(PACKAGE, dst)
+    return dst

@@ -1,0 +1,102 @@
+"""mod.core.Deployment: the UbiOps contract, on the default model."""
+import json
+import pickle
+
+import pytest
+
+from mod.core import Deployment, load_model
+from prcvd.errors import ImageError, ModelError, OutputError, SpecError
+
+EXPECTED_KEYS = ["face_found", "box", "label", "confidence", "model_version"]
+
+
+def test_model_is_a_sklearn_pipeline_loaded_from_its_manifest(package_copy):
+    from sklearn.pipeline import Pipeline
+    model, manifest = load_model(package_copy)
+    assert isinstance(model, Pipeline)
+    assert list(model.named_steps) == ["hog", "scale", "clf"]
+    assert manifest["versions"]["scikit-learn"] and len(manifest["sha256"]) == 64
+    assert manifest["metrics"]["accuracy"] > 0.9
+
+
+def test_astronaut_gives_a_face_on_her_face(deployment, pictures):
+    result = deployment.request({"portrait": str(pictures["astronaut"])})
+    assert list(result) == EXPECTED_KEYS
+    assert result["face_found"] is True and result["label"] == "face"
+    x, y, w, h = result["box"]
+    assert 150 < x + w / 2 < 300 and 60 < y + h / 2 < 180
+    assert 0.5 <= result["confidence"] <= 1.0
+    assert result["model_version"] == deployment.manifest["sha256"][:12]
+
+
+@pytest.mark.parametrize("name", ["coffee", "camera", "chelsea"])
+def test_no_face(deployment, pictures, name):
+    result = deployment.request({"portrait": str(pictures[name])})
+    assert result == {"face_found": False, "box": [], "label": "no_face", "confidence": 0.0,
+                      "model_version": deployment.model_version}
+
+
+def test_result_is_plain_json(deployment, pictures):
+    result = deployment.request({"portrait": str(pictures["astronaut"])})
+    assert json.loads(json.dumps(result)) == result
+
+
+def test_input_is_checked_against_the_spec(deployment):
+    with pytest.raises(SpecError, match="Input field 'portrait' is missing"):
+        deployment.request({"picture": "/tmp/x.png"})
+    with pytest.raises(SpecError, match="Input field 'portrait' must be a file"):
+        deployment.request({"portrait": 3})
+
+
+def test_bad_portrait_has_public_message(deployment, tmp_path):
+    (tmp_path / "note.png").write_text("not a picture")
+    with pytest.raises(ImageError) as e:
+        deployment.request({"portrait": str(tmp_path / "note.png")})
+    assert "not an image" in e.value.public_error_message
+
+
+def test_one_predict_call_over_all_crops(deployment, pictures, monkeypatch):
+    calls = []
+    original = deployment.model.predict_proba
+    monkeypatch.setattr(deployment.model, "predict_proba", lambda X: calls.append(len(X)) or original(X))
+    from PIL import Image
+    im = Image.open(pictures["astronaut"]).convert("RGB")
+    deployment.answer(im, [(176, 66, 100, 100), (0, 0, 60, 60), (300, 300, 80, 80)])
+    assert calls == [3]
+
+
+def test_tampered_model_is_refused_at_init(package_copy):
+    pkl = package_copy / "model1.pkl"
+    pkl.write_bytes(pkl.read_bytes() + b"\0")
+    with pytest.raises(ModelError, match="model1.pkl does not match model1.json: sha256"):
+        Deployment(str(package_copy), {})
+
+
+def test_replaced_model_is_refused_even_when_it_unpickles(package_copy):
+    (package_copy / "model1.pkl").write_bytes(pickle.dumps({"not": "the model"}))
+    with pytest.raises(ModelError, match="changed or replaced"):
+        Deployment(str(package_copy), {})
+
+
+def test_other_library_versions_are_refused(package_copy):
+    mf = package_copy / "model1.json"
+    manifest = json.loads(mf.read_text())
+    manifest["versions"]["scikit-learn"] = "0.24.2"
+    mf.write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match=r"trained with scikit-learn 0.24.2 \(installed: 1\.9\.1\)"):
+        Deployment(str(package_copy), {})
+
+
+def test_missing_model_says_how_to_fix(package_copy):
+    (package_copy / "model1.pkl").unlink()
+    with pytest.raises(ModelError, match="model1.pkl not found .* run `make train`"):
+        Deployment(str(package_copy), {})
+
+
+def test_output_that_breaks_the_spec_is_an_error(package_copy, pictures):
+    spec = json.loads((package_copy / "output_spec.json").read_text())
+    spec["output_fields"].append({"name": "age", "data_type": "int"})
+    (package_copy / "output_spec.json").write_text(json.dumps(spec))
+    d = Deployment(str(package_copy), {})
+    with pytest.raises(OutputError, match="Output field 'age' is missing"):
+        d.request({"portrait": str(pictures["coffee"])})
