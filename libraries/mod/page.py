@@ -59,12 +59,14 @@ HTML = """<!doctype html>
 </html>
 """
 
-# %% ../../nbs/13_page.ipynb #3022f49c
+# %% ../../nbs/13_page.ipynb #ab71f074
 CSS = """
 body { font: 16px/1.5 system-ui, sans-serif; margin: 0; color: #1b1b1b; background: #fafafa; }
 main { max-width: 44rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
 form { display: grid; gap: .35rem; margin: 1.25rem 0; }
 label { font-weight: 600; }
+form label ~ label { margin-top: .5rem; }
+#send { justify-self: start; }
 .row { display: flex; gap: .5rem; }
 .row input { flex: 1; }
 input, select, button { font: inherit; padding: .4rem .6rem; }
