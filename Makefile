@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PKG := deployment_package
 IMAGE ?=
+ISOLATED ?=
 
 .DEFAULT_GOAL := help
 
@@ -38,8 +39,11 @@ $(PKG)/%_spec.json: %_spec.json
 
 model: $(PKG)/model1.pkl $(PKG)/input_spec.json $(PKG)/output_spec.json
 
-smoke: export model ## print the JSON answer of Deployment.request for IMAGE=path (default: the astronaut)
-	$(BIN)/mod smoke $(if $(IMAGE),--image "$(IMAGE)")
+package: export model ## validate deployment_package/ and zip it into a byte-reproducible deployment_package.zip
+	$(BIN)/mod package
+
+smoke: package ## run the built zip as UbiOps does on IMAGE=path (default: the astronaut); ISOLATED=1: in a fresh venv
+	$(BIN)/mod smoke $(if $(IMAGE),--image "$(IMAGE)") $(if $(filter 1 yes true,$(ISOLATED)),--isolated)
 
 # What exporting may change: tracked edits and untracked files under nbs/ and libraries/.
 SYNC_STATE = { git diff -- nbs libraries; git ls-files --others --exclude-standard -- nbs libraries; } | sha256sum
@@ -56,6 +60,7 @@ test: sync-check model ## run the sync check, pytest (prcvd and mod) and the not
 
 clean: ## remove build outputs and caches (keeps .venv and artefacts/)
 	rm -rf $(PKG)/model1.pkl $(PKG)/model1.json $(PKG)/*_spec.json .pytest_cache _docs _proc
+	rm -rf $(PKG)/libraries $(PKG)/requirements.txt $(PKG).zip $(PKG).zip.partial $(PKG).build.json
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help setup lab export train model smoke sync-check test clean
+.PHONY: help setup lab export train model package smoke sync-check test clean

@@ -13,10 +13,15 @@ from fastcore.script import anno_parser
 
 from prcvd.errors import DeploymentError
 
-# %% ../../nbs/09_cli.ipynb #8d988d6b
+# %% ../../nbs/09_cli.ipynb #42c3a037
 COMMANDS = {
     "train": ("mod.model", "train_cli", "train the default model and install it into deployment_package/"),
     "smoke": ("mod.smoke", "smoke_cli", "run the Deployment on one portrait and print the JSON answer"),
+    "deploy": ("mod.deploy", "deploy_cli", "deploy the package to UbiOps (or the local server) as deploy.yaml says"),
+    "versions": ("mod.versions", "versions_cli", "list the deployment's versions, promote one, or roll back"),
+    "predict": ("mod.versions", "predict_cli", "send an image to the deployed endpoint and print the answer"),
+    "serve": ("mod.launch", "serve_cli", "serve the package on a local UbiOps-compatible REST API (127.0.0.1:8000)"),
+    "token": ("mod.auth", "token_cli", "create, list or revoke the local server's API tokens"),
 }
 
 
