@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PKG := deployment_package
 IMAGE ?=
+DEPLOY_FLAGS ?=
 ISOLATED ?=
 
 .DEFAULT_GOAL := help
@@ -45,6 +46,9 @@ package: export model ## validate deployment_package/ and zip it into a byte-rep
 smoke: package ## run the built zip as UbiOps does on IMAGE=path (default: the astronaut); ISOLATED=1: in a fresh venv
 	$(BIN)/mod smoke $(if $(IMAGE),--image "$(IMAGE)") $(if $(filter 1 yes true,$(ISOLATED)),--isolated)
 
+deploy: package ## deploy the zip as deploy.yaml says (env: UBIOPS_PROJECT, UBIOPS_API_HOST, UBIOPS_API_TOKEN; DEPLOY_FLAGS="--dry-run|--overwrite|--new-version")
+	$(BIN)/mod deploy $(DEPLOY_FLAGS)
+
 # What exporting may change: tracked edits and untracked files under nbs/ and libraries/.
 SYNC_STATE = { git diff -- nbs libraries; git ls-files --others --exclude-standard -- nbs libraries; } | sha256sum
 
@@ -63,4 +67,4 @@ clean: ## remove build outputs and caches (keeps .venv and artefacts/)
 	rm -rf $(PKG)/libraries $(PKG)/requirements.txt $(PKG).zip $(PKG).zip.partial $(PKG).build.json
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help setup lab export train model package smoke sync-check test clean
+.PHONY: help setup lab export train model package smoke sync-check test clean deploy
