@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['COMMANDS', 'usage', 'main']
 
-# %% ../../nbs/09_cli.ipynb #09e6a1b5
+# %% ../../nbs/09_cli.ipynb #a94eb233
+import re
 import sys
 from importlib import import_module
 
@@ -13,10 +14,11 @@ from fastcore.script import anno_parser
 
 from prcvd.errors import DeploymentError
 
-# %% ../../nbs/09_cli.ipynb #42c3a037
+# %% ../../nbs/09_cli.ipynb #05a910a2
 COMMANDS = {
     "train": ("mod.model", "train_cli", "train the default model and install it into deployment_package/"),
-    "smoke": ("mod.smoke", "smoke_cli", "run the Deployment on one portrait and print the JSON answer"),
+    "package": ("mod.package", "package_cli", "validate deployment_package/ and zip it into deployment_package.zip"),
+    "smoke": ("mod.smoke", "smoke_cli", "run the built zip as UbiOps does on one portrait; print the JSON answer"),
     "deploy": ("mod.deploy", "deploy_cli", "deploy the package to UbiOps (or the local server) as deploy.yaml says"),
     "versions": ("mod.versions", "versions_cli", "list the deployment's versions, promote one, or roll back"),
     "predict": ("mod.versions", "predict_cli", "send an image to the deployed endpoint and print the answer"),
@@ -44,7 +46,10 @@ def main(argv=None):
     module, name, _ = COMMANDS[argv[0]]
     func = getattr(import_module(module), name)
     func = getattr(func, "__wrapped__", func)  # the typed function under `call_parse`
-    args = vars(anno_parser(func, prog=f"mod {argv[0]}").parse_args(argv[1:]))
+    # `--no-auth` and `--no_auth` both work: fastcore names options after the parameters, with underscores
+    options = [re.sub(r"^(--[^=]+)", lambda m: m.group(1).replace("-", "_").replace("__", "--", 1), a)
+               if a.startswith("--") else a for a in argv[1:]]
+    args = vars(anno_parser(func, prog=f"mod {argv[0]}").parse_args(options))
     for extra in ("pdb", "xtra"):  # options anno_parser adds for call_parse's own use
         args.pop(extra, None)
     try:

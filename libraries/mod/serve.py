@@ -7,14 +7,14 @@ __all__ = ['public', 'api', 'ROUTER_MODULES', 'ROOT_ROUTER_MODULES', 'PREFIXES',
            'projects_get', 'deployments_list', 'deployments_get', 'versions_list', 'versions_get', 'revisions_list',
            'revisions_get', 'create_app']
 
-# %% ../../nbs/06_serve.ipynb #4e627630
-from contextlib import asynccontextmanager
+# %% ../../nbs/06_serve.ipynb #2d16b1f2
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from importlib import import_module
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -24,7 +24,7 @@ from .environments import Environments
 from .registry import Conflict, NotFound, Registry
 from .store import Store
 
-# %% ../../nbs/06_serve.ipynb #efdec258
+# %% ../../nbs/06_serve.ipynb #06c877dd
 @dataclass
 class ServeSettings:
     "How a local server runs."
@@ -33,6 +33,10 @@ class ServeSettings:
     organization: str = "local"
     auth: bool = True  # `--no-auth` turns this off, loudly
     request_timeout: int = 300  # seconds, UbiOps' default for direct requests
+    workers: int = 0  # instances per version; 0: from the version's minimum/maximum_instances
+    build_timeout: int = 600  # seconds a Deployment.__init__ may take
+    shutdown_grace: int = 30  # seconds running requests get to finish when the server stops
+    max_upload_mb: int = 64  # largest file a bucket upload may be
 
 # %% ../../nbs/06_serve.ipynb #e57b564f
 _STATUS = ((NotFound, 404), (Conflict, 409), (InputError, 400))
@@ -120,9 +124,10 @@ def revisions_get(request: Request, project_name: str, deployment_name: str, ver
     return request.app.state.registry.get_revision(_project(request, project_name), deployment_name, version,
                                                    revision_id)
 
-# %% ../../nbs/06_serve.ipynb #4e57ad2e
-# Each module here exposes `router`; add yours when it exists. Its routes get the server's auth dependency.
-ROUTER_MODULES = ("mod.manage",)
+# %% ../../nbs/06_serve.ipynb #0bfcbf85
+# Each module here may expose `router` (its routes get the token check), `public_router` (no token) and
+# `lifespan(app)` (entered in this order at start-up, left in reverse at shutdown).
+ROUTER_MODULES = ("mod.auth", "mod.files", "mod.instances", "mod.requests", "mod.manage")
 # These modules' routers are served at the root, outside the prefixes and without auth: the page and the API docs.
 ROOT_ROUTER_MODULES = ("mod.openapi", "mod.page")
 PREFIXES = ("/v2.1", "/v2")
@@ -135,7 +140,11 @@ async def _lifespan(app: FastAPI):
     app.state.registry = Registry(app.state.store, s.data_dir)
     app.state.environments = Environments(app.state.store)
     app.state.builds = set()  # revision builds running in the background (mod.manage)
-    yield
+    async with AsyncExitStack() as stack:
+        for module in map(import_module, ROUTER_MODULES):
+            if hasattr(module, "lifespan"):
+                await stack.enter_async_context(module.lifespan(app))
+        yield
     app.state.store.close()
 
 
@@ -147,10 +156,14 @@ def create_app(settings: ServeSettings = None) -> FastAPI:
     app.add_exception_handler(DeploymentError, _deployment_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    routers = [public, api, *(import_module(m).router for m in ROUTER_MODULES)]
+    modules = [import_module(m) for m in ROUTER_MODULES]
+    token = [Depends(import_module("mod.auth").require_token)]
+    routers = [(public, []), (api, token), *((m.router, token) for m in modules if hasattr(m, "router")),
+               *((m.public_router, []) for m in modules if hasattr(m, "public_router"))]
     for prefix in PREFIXES:
-        for router in routers:
-            app.include_router(router, prefix=prefix, include_in_schema=prefix == PREFIXES[0])
+        for router, dependencies in routers:
+            app.include_router(router, prefix=prefix, dependencies=dependencies,
+                               include_in_schema=prefix == PREFIXES[0])
     for module in ROOT_ROUTER_MODULES:
         app.include_router(import_module(module).router)
     app.openapi = partial(import_module("mod.openapi").openapi, app)  # typed per deployment, from the registry
