@@ -198,7 +198,7 @@ def update_version(self: Deploy):
     body = {k: v for k, v in self.version_body().items() if k != "version"}
     self.api.deployment_versions_update(self.project, self.deployment, self.version, body)
 
-# %% ../../nbs/15_deploy.ipynb #5ba9c2c8
+# %% ../../nbs/15_deploy.ipynb #02131194
 @patch
 def upload(self: Deploy):
     r = self.api.revisions_file_upload(self.project, self.deployment, self.version, file=str(self.pkg.path),
@@ -225,7 +225,7 @@ def build(self: Deploy):
         ubiops.utils.wait_for_deployment_version(self.target.client, self.project, self.deployment, self.version,
                                                  revision_id=self.revision, timeout=self.timeout, quiet=True)
     except StatusError:
-        rev = self.api.revisions_get(self.project, self.deployment, self.version, self.revision)
+        rev = self.api.revisions_get(self.project, self.deployment, revision_id=self.revision, version=self.version)
         raise DeployError(f"The build of {self.deployment} version {self.version} failed "
                           f"(revision {self.revision}):\n  {rev.error_message}\nlogs:\n{self._logs()}") from None
     except ubiops.ApiException as e:

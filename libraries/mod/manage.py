@@ -28,7 +28,7 @@ from .environments import check_requirements
 from .registry import VERSION_DEFAULTS, NotFound, Registry
 from .serve import _project
 
-# %% ../../nbs/11_manage.ipynb #ab5b367f
+# %% ../../nbs/11_manage.ipynb #801229b6
 router = APIRouter()
 P = "/projects/{project_name}"
 D = P + "/deployments/{deployment_name}"
@@ -46,14 +46,14 @@ def deployments_update(request: Request, project_name: str, deployment_name: str
 
 
 @router.delete(D, status_code=204)
-def deployments_delete(request: Request, project_name: str, deployment_name: str):
+async def deployments_delete(request: Request, project_name: str, deployment_name: str):
     reg = request.app.state.registry
     for v in reg.list_versions(_project(request, project_name), deployment_name):
-        _forget_zips(reg, project_name, deployment_name, v["version"])
+        await _remove_version(request, project_name, deployment_name, v["version"])
     reg.delete_deployment(project_name, deployment_name)
     return Response(status_code=204)
 
-# %% ../../nbs/11_manage.ipynb #d6727116
+# %% ../../nbs/11_manage.ipynb #b41ff721
 def _with_environment(request: Request, project: str, body: dict, current: dict = None) -> dict:
     "`body` with the environment and tag the version will run with; `InputError` if they can't be used."
     current = current or {}
@@ -79,14 +79,23 @@ def versions_update(request: Request, project_name: str, deployment_name: str, v
     return reg.update_version(project_name, deployment_name, version, body)
 
 
-@router.delete(V, status_code=204)
-def versions_delete(request: Request, project_name: str, deployment_name: str, version: str):
+async def _remove_version(request: Request, project: str, deployment: str, version: str):
+    "Stop the version's instances and drop its kept zips; the registry then forgets it."
     reg = request.app.state.registry
-    _forget_zips(reg, _project(request, project_name), deployment_name, version)
+    await request.app.state.instances.remove(project, deployment, version)
+    for r in reg.list_revisions(project, deployment, version):
+        zip_path(reg, r["id"]).unlink(missing_ok=True)
+
+
+@router.delete(V, status_code=204)
+async def versions_delete(request: Request, project_name: str, deployment_name: str, version: str):
+    reg = request.app.state.registry
+    reg.get_version(_project(request, project_name), deployment_name, version)
+    await _remove_version(request, project_name, deployment_name, version)
     reg.delete_version(project_name, deployment_name, version)
     return Response(status_code=204)
 
-# %% ../../nbs/11_manage.ipynb #63109abc
+# %% ../../nbs/11_manage.ipynb #0598dde1
 BUILD_WAIT = 30.0  # seconds
 MAX_UPLOAD = 2 * 2**30  # UbiOps' limit for a deployment package
 
@@ -94,11 +103,6 @@ MAX_UPLOAD = 2 * 2**30  # UbiOps' limit for a deployment package
 def zip_path(reg: Registry, revision_id: str):
     "Where the uploaded zip of a revision is kept."
     return reg.root / "revisions" / f"{revision_id}.zip"
-
-
-def _forget_zips(reg: Registry, project: str, deployment: str, version: str):
-    for r in reg.list_revisions(project, deployment, version):
-        zip_path(reg, r["id"]).unlink(missing_ok=True)
 
 
 def _stage(reg: Registry, upload, latest) -> "Path":

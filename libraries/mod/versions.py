@@ -6,10 +6,11 @@
 __all__ = ['HISTORY', 'HISTORY_LENGTH', 'DONE', 'versions_table', 'Versions', 'versions_cli', 'file_field', 'poll', 'predict',
            'predict_cli']
 
-# %% ../../nbs/16_versions.ipynb #98fafe1a
+# %% ../../nbs/16_versions.ipynb #724d3666
 import hashlib
 import json
 import time
+import warnings
 from pathlib import Path
 
 import ubiops
@@ -132,7 +133,7 @@ def poll(get, request_id: str, timeout: float, first_pause: float = 0.1, max_pau
         time.sleep(pause)
         pause = min(pause * 2, max_pause)
 
-# %% ../../nbs/16_versions.ipynb #6ce335f9
+# %% ../../nbs/16_versions.ipynb #51634751
 def predict(target: Target, deployment: str, image, version: str = None, batch: bool = False,
             timeout: float = 300) -> dict:
     "The deployment's answer for `image`; `DeployError` with the deployment's message when the request fails."
@@ -159,7 +160,9 @@ def predict(target: Target, deployment: str, image, version: str = None, batch: 
                           f"{api_message(e)}") from None
     if r.status != "completed":
         raise DeployError(f"The request to {d} {r.version or ''} {r.status}: {r.error_message}")
-    return r.result
+    with warnings.catch_warnings():  # the client deprecates a batch request's `result` for `/output`, which the
+        warnings.simplefilter("ignore", DeprecationWarning)  # local server lacks; UbiOps still fills it (retention full)
+        return r.result
 
 # %% ../../nbs/16_versions.ipynb #7ff4aeba
 @call_parse

@@ -1,0 +1,198 @@
+"""`mod deploy`, `mod versions` and `mod predict` end to end: the official ubiops client against a local server
+started here (uvicorn on 127.0.0.1, a free port), with the real package built from this checkout."""
+import json
+import re
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import ubiops
+
+from mod.auth import Tokens
+from mod.cli import main
+from mod.deploy import deploy
+from mod.deployconf import DeployError, Target
+from mod.package import build, copy_checkout
+from mod.serve import ServeSettings
+from mod.store import Store
+from mod.versions import Versions, predict
+from prcvd.errors import InputError
+from server_fixture import running_server
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "deploy.yaml"
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory) -> Path:
+    "deployment_package.zip built from a copy of this checkout (building writes into deployment_package/)."
+    tmp = tmp_path_factory.mktemp("package")
+    build(copy_checkout(ROOT, tmp / "checkout"), tmp / "deployment_package.zip")
+    return tmp / "deployment_package.zip"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    "A local server with one live token: its API host, token and data folder."
+    data = tmp_path_factory.mktemp("serve-data")
+    _, token = Tokens(Store(data / "state.sqlite")).create("test")
+    with running_server(ServeSettings(data_dir=data, workers=1)) as url:
+        yield SimpleNamespace(host=f"{url}/v2.1", token=token, data=data)
+
+
+@pytest.fixture
+def env(server, monkeypatch):
+    "The environment a user sets: project, host and token."
+    monkeypatch.setenv("UBIOPS_PROJECT", "local")
+    monkeypatch.setenv("UBIOPS_API_HOST", server.host)
+    monkeypatch.setenv("UBIOPS_API_TOKEN", server.token)
+    return server.host
+
+
+def run(package, **kw):
+    return deploy(config=CONFIG, package=package, progress=False, timeout=60, **kw)
+
+
+def variant(package: Path, out: Path, files: dict) -> Path:
+    "A copy of the zip with `files` (names inside deployment_package/) replaced or added."
+    replace = {f"deployment_package/{name}": text for name, text in files.items()}
+    with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, replace.pop(info.filename, None) or src.read(info))
+        for entry, text in replace.items():
+            dst.writestr(entry, text)
+    return out
+
+
+def state(host) -> dict:
+    "Everything a deploy may change, as the official client reads it."
+    t = Target.connect("local", host)
+    deployments = t.api.deployments_list("local")
+    return {"deployments": [d.to_dict() for d in deployments],
+            "versions": [v.to_dict() for d in deployments for v in t.api.deployment_versions_list("local", d.name)],
+            "environments": [e.to_dict() for e in t.api.environments_list("local")]}
+
+
+@pytest.fixture(scope="module")
+def first(server, package):
+    "The first deploy: creates deployment, environment and v1, builds, smokes."
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("UBIOPS_API_TOKEN", server.token)
+        return run(package, project="local", host=server.host)
+
+
+def test_first_deploy_creates_everything_and_answers(first, env, capsys):
+    assert first.version == "v1" and first.result["face_found"] is True
+    assert set(first.times) == {"check", "setup", "upload", "build", "smoke"}
+    v = Target.connect().api.deployment_versions_get("local", "face-portrait", "v1")
+    assert (v.status, v.default, v.active_revision) == ("available", True, first.revision)
+    assert v.labels["model-sha256"] == first.pkg.manifest["sha256"][:12] and "accuracy" in v.labels
+    assert v.environment_name == first.env and first.env.startswith("face-portrait-env-")
+
+
+def test_curl_line_names_the_token_variable_never_its_value(first, env):
+    line = first.curl()
+    assert '"Authorization: Token $UBIOPS_API_TOKEN"' in line and env in line
+    assert first.target.client.configuration.api_key["Authorization"] not in line
+
+
+def test_second_deploy_is_refused_without_overwrite(first, env, package):
+    with pytest.raises(DeployError, match=r"Version 'v1' of 'face-portrait' exists \(available, model \w{12}\).*"
+                                          r"--overwrite to replace it, or --new-version to deploy as v2"):
+        run(package)
+
+
+def test_overwrite_replaces_the_revision_and_reuses_the_environment(first, env, package, capsys):
+    d = run(package, overwrite=True)
+    out = capsys.readouterr().out
+    assert f"reuse environment {first.env} (requirements unchanged" in out and "update version v1 (--overwrite" in out
+    v = Target.connect().api.deployment_versions_get("local", "face-portrait", "v1")
+    assert (v.status, v.active_revision) == ("available", d.revision) and d.revision != first.revision
+
+
+def test_dry_run_changes_nothing(first, env, package, capsys):
+    before = state(env)
+    d = run(package, new_version=True, dry_run=True)
+    out = capsys.readouterr().out
+    assert "create version v2" in out and "Dry run: nothing was changed." in out and d.revision is None
+    assert state(env) == before
+
+
+def test_changed_spec_stops_with_a_diff(first, env, package, tmp_path):
+    spec = json.loads((ROOT / "output_spec.json").read_text())
+    spec["output_fields"].append({"name": "age", "data_type": "int"})
+    changed = variant(package, tmp_path / "changed.zip", {"output_spec.json": json.dumps(spec)})
+    before = state(env)
+    with pytest.raises(DeployError) as e:
+        run(changed, new_version=True)
+    assert "exists with other input/output fields than the package" in str(e.value)
+    assert "output:\n  + age: int" in str(e.value)
+    assert state(env) == before
+
+
+def test_new_version_then_promote_and_rollback(first, env, package, capsys):
+    d = run(package, new_version=True)
+    assert d.version == "v2" and "The default version stays v1" in capsys.readouterr().out
+    versions = Versions(Target.connect(), "face-portrait")
+    assert versions.promote("v2") == "Default version of face-portrait: v1 -> v2"
+    api = Target.connect().api
+    assert api.deployments_get("local", "face-portrait").default_version == "v2"
+    assert "v2 " in versions.list() and "*" in versions.list().splitlines()[2]
+    assert versions.rollback() == "Default version of face-portrait: v2 -> v1"
+    assert api.deployments_get("local", "face-portrait").default_version == "v1"
+    with pytest.raises(DeployError, match="No earlier default version"):
+        versions.rollback()
+
+
+def test_failing_init_gives_a_clear_build_error(first, env, package, tmp_path):
+    broken = variant(package, tmp_path / "broken.zip", {"deployment.py": (
+        "class Deployment:\n    def __init__(self, base_directory, context):\n"
+        "        raise RuntimeError('model1.pkl is corrupt')\n")})
+    with pytest.raises(DeployError) as e:
+        run(broken, new_version=True)
+    assert "The build of face-portrait version" in str(e.value) and "model1.pkl is corrupt" in str(e.value)
+    versions = Versions(Target.connect(), "face-portrait")
+    failed = re.search(r"version (\S+) failed", str(e.value))[1]
+    with pytest.raises(DeployError, match=f"Version '{failed}' is unavailable; only an available version"):
+        versions.promote(failed)
+
+
+def test_zip_escaping_its_folder_is_refused_before_and_by_the_server(first, server, env, package, tmp_path):
+    evil = variant(package, tmp_path / "evil.zip", {"../evil.py": "print('escaped')"})
+    with pytest.raises(InputError, match="points outside the package"):
+        run(evil, overwrite=True)
+    api = Target.connect().api
+    with pytest.raises(ubiops.ApiException) as e:  # a client that skips mod deploy's own check
+        api.revisions_file_upload("local", "face-portrait", "v1", file=str(evil))
+    assert e.value.status == 400 and "points outside the package" in e.value.get_body_message()
+    assert not list(server.data.rglob("evil.py"))
+
+
+def test_wrong_token_is_refused_with_a_message(first, env, package, monkeypatch):
+    monkeypatch.setenv("UBIOPS_API_TOKEN", "not-a-token")
+    with pytest.raises(DeployError, match="refused the token in UBIOPS_API_TOKEN \\(401: Invalid token"):
+        run(package, new_version=True)
+
+
+def test_missing_token_stops_before_any_call(env, package, monkeypatch):
+    monkeypatch.delenv("UBIOPS_API_TOKEN")
+    with pytest.raises(InputError, match="UBIOPS_API_TOKEN is not set"):
+        run(package, dry_run=True)
+
+
+def test_cli_deploy_prints_the_error_not_a_traceback(first, env, package, capsys):
+    assert main(["deploy", "--config", str(CONFIG), "--package", str(package)]) == 1
+    assert "mod deploy: Version 'v1' of 'face-portrait' exists" in capsys.readouterr().err
+
+
+def test_predict_direct_and_batch(first, env, pictures):
+    target = Target.connect()
+    assert predict(target, "face-portrait", pictures["astronaut"])["face_found"] is True
+    assert predict(target, "face-portrait", pictures["coffee"], version="v1", batch=True)["face_found"] is False
+
+
+def test_predict_cli_prints_the_answer(first, env, pictures, capsys):
+    assert main(["predict", str(pictures["astronaut"]), "--config", str(CONFIG), "--batch"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out[out.index("{"):])["label"] == "face"
