@@ -76,7 +76,7 @@ class Hosted:
         out = self._call(self.requests, [data], context)
         return out[0] if isinstance(out, list) and len(out) == 1 else out
 
-# %% ../../nbs/07b_worker.ipynb #edb7ce28
+# %% ../../nbs/07b_worker.ipynb #a045a189
 def _init_error(e: BaseException) -> str:
     msg = getattr(e, "public_error_message", None)
     return msg if isinstance(msg, str) and msg else f"{type(e).__name__}: {e}"
@@ -87,7 +87,10 @@ def _answer(hosted: Hosted, frame) -> bytes:
     try:
         result = hosted(data, context, many)
     except Exception as e:
-        traceback.print_exc()
+        if getattr(e, "public_error_message", None):  # an expected refusal: one line is enough
+            print(f"request {context.get('id')} failed: {type(e).__name__}: {e}", file=sys.stderr)
+        else:
+            traceback.print_exc()
         return encode_frame(("error", public_message(e)))
     try:
         return encode_frame(("ok", result))

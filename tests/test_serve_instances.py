@@ -1,0 +1,117 @@
+"""Instances: a crash, a hang or a restart in deployment code never takes the server down or loses a request."""
+import os
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+
+from mod.store import Store
+from serve_support import FIXTURES, api, prepare, settings, wait_done, zip_folder
+from server_fixture import running_server
+
+
+@pytest.fixture
+def faults(tmp_path):
+    "A data folder serving the `faults` fixture package as deployment `faults`, and a token."
+    data = tmp_path / "data"
+    return data, prepare(data, zip_folder(FIXTURES / "faults", tmp_path / "faults.zip"), "faults")
+
+
+def _health(url, token) -> dict:
+    return httpx.get(f"{url}/v2.1/health", headers={"Authorization": f"Token {token}"}).json()
+
+
+def _busy_worker_pid(url, token, timeout: float = 10) -> int:
+    "The pid of the first worker that is busy, waiting for one up to `timeout` seconds."
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [w["pid"] for w in _health(url, token)["versions"][0]["workers"] if w["state"] == "busy"]
+        if busy:
+            return busy[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no worker became busy within {timeout} s")
+
+
+def test_health_lists_loaded_versions_and_workers(faults):
+    data, token = faults
+    with running_server(settings(data, workers=2)) as url:
+        health = _health(url, token)
+    assert health["status"] == "ok"
+    (v,) = health["versions"]
+    assert (v["deployment"], v["version"], v["loaded"], v["instances"]) == ("faults", "v1", True, 2)
+    assert [w["state"] for w in v["workers"]] == ["idle", "idle"]
+
+
+def test_worker_killed_mid_request_fails_it_clearly_and_is_replaced(faults):
+    data, token = faults
+    with running_server(settings(data)) as url:
+        _, core = api(url, token)
+        answer = {}
+        t = threading.Thread(target=lambda: answer.update(r=core.deployment_requests_create("local", "faults",
+                                                                                               "sleep:20")))
+        t.start()
+        pid = _busy_worker_pid(url, token)
+        os.kill(pid, signal.SIGKILL)
+        t.join(10)
+        r = answer["r"]
+        assert (r.status, r.result) == ("failed", None)
+        assert r.error_message == ("The deployment instance crashed (exit code -9) while handling the request; "
+                                   "it is being replaced.")
+        nxt = core.deployment_requests_create("local", "faults", "hello")  # waits for the replacement
+        assert nxt.status == "completed" and nxt.result.endswith(":hello")
+        assert int(nxt.result.split(":")[0]) != pid
+
+
+def test_crash_inside_request_fails_only_that_request(faults):
+    data, token = faults
+    with running_server(settings(data)) as url:
+        _, core = api(url, token)
+        r = core.deployment_requests_create("local", "faults", "exit")
+        assert (r.status, r.error_message) == ("failed", "The deployment instance crashed (exit code 3) while "
+                                                         "handling the request; it is being replaced.")
+        assert core.deployment_requests_create("local", "faults", "next").status == "completed"
+
+
+def test_hang_times_out_and_the_instance_is_replaced(faults):
+    data, token = faults
+    with running_server(settings(data)) as url:
+        _, core = api(url, token)
+        started = time.monotonic()
+        r = core.deployment_requests_create("local", "faults", "sleep:60", timeout=10)
+        assert 10 <= time.monotonic() - started < 15
+        assert (r.status, r.timeout) == ("failed", 10)
+        assert r.error_message == "Request timed out after 10 s; the instance was stopped and is being replaced."
+        assert core.deployment_requests_create("local", "faults", "after").status == "completed"
+
+
+def test_timeout_outside_the_contract_range_is_a_400(faults):
+    data, token = faults
+    with running_server(settings(data)) as url:
+        r = httpx.post(f"{url}/v2.1/projects/local/deployments/faults/requests?timeout=5", content="x",
+                       headers={"Authorization": f"Token {token}", "Content-Type": "text/plain"})
+        assert (r.status_code, r.json()) == (400, {"error": "timeout is 5; allowed: 10 to 3600 seconds."})
+
+
+def test_non_json_output_fails_with_how_to_fix(faults):
+    data, token = faults
+    with running_server(settings(data)) as url:
+        r = api(url, token)[1].deployment_requests_create("local", "faults", "numpy")
+        assert r.status == "failed"
+        assert r.error_message.startswith("The deployment returned a numpy.") and "float(x)" in r.error_message
+
+
+def test_pending_batch_requests_survive_a_restart(faults):
+    data, token = faults
+    with running_server(settings(data, shutdown_grace=0)) as url:
+        created = api(url, token)[1].batch_deployment_requests_create("local", "faults", ["sleep:0.5"] * 6)
+    ids = [r.id for r in created]
+    store = Store(data / "state.sqlite")
+    left = store.all("SELECT status FROM requests WHERE status IN ('pending', 'processing')")
+    store.close()
+    assert len(left) >= 4  # the server stopped with most of them still to do
+    with running_server(settings(data, workers=2)) as url:
+        done = wait_done(api(url, token)[1], "faults", ids)
+    assert [r.status for r in done] == ["completed"] * 6
+    assert all(r.result.endswith(":sleep:0.5") for r in done)  # `result` is deprecated in the client, still sent
