@@ -198,7 +198,7 @@ def update_version(self: Deploy):
     body = {k: v for k, v in self.version_body().items() if k != "version"}
     self.api.deployment_versions_update(self.project, self.deployment, self.version, body)
 
-# %% ../../nbs/15_deploy.ipynb #02131194
+# %% ../../nbs/15_deploy.ipynb #20407b53
 @patch
 def upload(self: Deploy):
     r = self.api.revisions_file_upload(self.project, self.deployment, self.version, file=str(self.pkg.path),
@@ -219,8 +219,21 @@ def _logs(self: Deploy) -> str:
 
 
 @patch
+def _quick_wait(self: Deploy, seconds: float = 5):
+    "Poll the revision at short intervals for a few seconds (until it is no longer building)."
+    deadline, pause = time.monotonic() + seconds, 0.05
+    while time.monotonic() < deadline:
+        rev = self.api.revisions_get(self.project, self.deployment, revision_id=self.revision, version=self.version)
+        if rev.status in ("success", "failed", "cancelled"):
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+@patch
 def build(self: Deploy):
     print(f"      building revision {self.revision} ...")
+    self._quick_wait()
     try:
         ubiops.utils.wait_for_deployment_version(self.target.client, self.project, self.deployment, self.version,
                                                  revision_id=self.revision, timeout=self.timeout, quiet=True)

@@ -24,7 +24,7 @@ from .environments import Environments
 from .registry import Conflict, NotFound, Registry
 from .store import Store
 
-# %% ../../nbs/06_serve.ipynb #06c877dd
+# %% ../../nbs/06_serve.ipynb #b127b876
 @dataclass
 class ServeSettings:
     "How a local server runs."
@@ -37,6 +37,7 @@ class ServeSettings:
     build_timeout: int = 600  # seconds a Deployment.__init__ may take
     shutdown_grace: int = 30  # seconds running requests get to finish when the server stops
     max_upload_mb: int = 64  # largest file a bucket upload may be
+    build_wait: float = 30  # seconds a revision upload's answer waits for its build (mod.manage)
 
 # %% ../../nbs/06_serve.ipynb #e57b564f
 _STATUS = ((NotFound, 404), (Conflict, 409), (InputError, 400))
