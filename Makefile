@@ -46,6 +46,12 @@ package: export model ## validate deployment_package/ and zip it into a byte-rep
 smoke: package ## run the built zip as UbiOps does on IMAGE=path (default: the astronaut); ISOLATED=1: in a fresh venv
 	$(BIN)/mod smoke $(if $(IMAGE),--image "$(IMAGE)") $(if $(filter 1 yes true,$(ISOLATED)),--isolated)
 
+serve: package ## serve the zip on 127.0.0.1:8000 as deployment face-portrait v1 (SERVE_FLAGS="--workers 2 --no-auth --port N")
+	$(BIN)/mod serve $(SERVE_FLAGS)
+
+token: $(STAMP) ## create an API token for `make serve` (shown once); `mod token list|revoke ID` for the rest
+	$(BIN)/mod token create
+
 deploy: package ## deploy the zip as deploy.yaml says (env: UBIOPS_PROJECT, UBIOPS_API_HOST, UBIOPS_API_TOKEN; DEPLOY_FLAGS="--dry-run|--overwrite|--new-version")
 	$(BIN)/mod deploy $(DEPLOY_FLAGS)
 
@@ -67,4 +73,4 @@ clean: ## remove build outputs and caches (keeps .venv and artefacts/)
 	rm -rf $(PKG)/libraries $(PKG)/requirements.txt $(PKG).zip $(PKG).zip.partial $(PKG).build.json
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help setup lab export train model package smoke sync-check test clean deploy
+.PHONY: help setup lab export train model package smoke sync-check test clean deploy serve token
