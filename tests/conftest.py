@@ -10,6 +10,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "deployment_package"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "network: needs PyPI (pip installs into a fresh venv); deselect with -m 'not network'")
+
+
 @pytest.fixture(scope="session")
 def pictures(tmp_path_factory) -> dict:
     "PNG files of scikit-image's astronaut (a portrait), coffee, camera and chelsea (a cat)."

@@ -8,7 +8,8 @@ __all__ = ['PACKAGE_DIR', 'ZIP_FILE', 'RUNTIME_MODULES', 'SPEC_FILES', 'REQUIRED
            'assemble', 'package_files', 'write_zip', 'check_deployment', 'record_path', 'build', 'read_record',
            'changes', 'summary', 'package_cli']
 
-# %% ../../nbs/02_package.ipynb #d1b03a36
+# %% ../../nbs/02_package.ipynb #3ba39c3b
+import fcntl
 import fnmatch
 import json
 import os
@@ -18,11 +19,12 @@ import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from configparser import ConfigParser
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastcore.script import call_parse
 
-from prcvd.errors import DeploymentError, ModelError, SpecError
+from prcvd.errors import DeploymentError, InputError, ModelError, SpecError
 from prcvd.specs import Spec
 
 from .core import MANIFEST_FILE, MODEL_FILE, load_model, sha256_file
@@ -53,13 +55,17 @@ def copy_checkout(root, dst) -> Path:
             shutil.copyfile(src, target)
     return Path(dst)
 
-# %% ../../nbs/02_package.ipynb #46d2b0be
+# %% ../../nbs/02_package.ipynb #0db335d4
 def pinned_requirements(root=".") -> str:
     "requirements.txt's text: settings.ini `requirements`, each pinned with ==, agreeing with model1.json."
     cfg = ConfigParser(delimiters=["="])
     cfg.read(Path(root) / "settings.ini")
     text = "".join(f"{r}\n" for r in cfg["DEFAULT"].get("requirements", "").split())
-    pins = check_requirements(text, "requirements.txt (written from settings.ini `requirements`)")
+    try:
+        pins = check_requirements(text)
+    except InputError as e:
+        raise PackageError(f"Fix settings.ini `requirements`, which requirements.txt is written from: "
+                           f"{e.public_error_message}") from None
     manifest = Path(root) / PACKAGE_DIR / MANIFEST_FILE
     if not manifest.is_file():
         raise PackageError(f"{PACKAGE_DIR}/{MANIFEST_FILE} not found; run `make train`, or copy your model and its "
@@ -205,7 +211,7 @@ def check_deployment(package_dir, python=None):
                            f"request(self, data, context): UbiOps' run_local passes the context only to a parameter "
                            f"named `context`; rename or drop the others.")
 
-# %% ../../nbs/02_package.ipynb #6f85b65c
+# %% ../../nbs/02_package.ipynb #0bc94b18
 MAX_ZIP_BYTES = 2 * 10**9  # UbiOps: "The maximum size for a deployment package is 2 gigabyte" (compressed)
 
 
@@ -220,10 +226,26 @@ def _stage(pkg: Path, files: list, stage: Path):
         shutil.copyfile(pkg / rel, stage / rel)
 
 
+@contextmanager
+def _exclusive(folder: Path):
+    "Hold an exclusive lock on `folder` while the block runs; released when the process ends, however it ends."
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def build(root=".", out=None, max_bytes: int = MAX_ZIP_BYTES) -> dict:
     "Assemble, validate and zip deployment_package/ into deployment_package.zip; return the build's record."
     root = Path(root)
-    out = Path(out) if out else root / ZIP_FILE
+    (root / PACKAGE_DIR).mkdir(exist_ok=True)
+    with _exclusive(root / PACKAGE_DIR):  # builds in one checkout (make deploy, make smoke, ...) take turns
+        return _build(root, Path(out) if out else root / ZIP_FILE, max_bytes)
+
+
+def _build(root: Path, out: Path, max_bytes: int) -> dict:
     pkg = assemble(root)
     files = package_files(pkg)
     for name in REQUIRED:

@@ -1,0 +1,369 @@
+"""mod.package and mod.smoke: a byte-reproducible, validated zip that runs exactly as UbiOps runs it."""
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from mod.core import sha256_file
+from mod.package import (FILE_MODE, PackageError, ZIP_DATE, build, check_deployment, copy_checkout, package_files,
+                         write_zip)
+from mod.smoke import GENERIC_ERROR, SmokeError, run_package, smoke
+from mod.registry import unpack_package
+
+from conftest import ROOT
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MOD = Path(sys.executable).parent / "mod"  # the CLI of the environment running the tests
+
+
+@pytest.fixture
+def checkout(tmp_path) -> Path:
+    "A private copy of what a build reads, to change and build."
+    return copy_checkout(ROOT, tmp_path / "checkout")
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Path:
+    "The zip of a copy of this checkout, built once."
+    root = copy_checkout(ROOT, tmp_path_factory.mktemp("built") / "checkout")
+    build(root)
+    return root / "deployment_package.zip"
+
+
+@pytest.fixture(scope="session")
+def unpacked(built, tmp_path_factory) -> Path:
+    return unpack_package(built, tmp_path_factory.mktemp("unpacked") / "p")
+
+
+def fixture_zip(name: str, tmp_path: Path) -> Path:
+    "Zip the fixture package `name` (tests/fixtures/) with this checkout's specs, as `make package` would."
+    pkg = tmp_path / name
+    shutil.copytree(FIXTURES / name, pkg)
+    for spec in ("input_spec.json", "output_spec.json"):
+        shutil.copyfile(ROOT / spec, pkg / spec)
+    write_zip(pkg, package_files(pkg), tmp_path / f"{name}.zip")
+    return tmp_path / f"{name}.zip"
+
+
+# Determinism
+
+def test_two_builds_give_the_same_zip(checkout):
+    first, second = build(checkout), build(checkout)
+    assert first["sha256"] == second["sha256"] == sha256_file(checkout / "deployment_package.zip")
+
+
+def test_builds_in_two_checkout_folders_give_the_same_zip(built, tmp_path):
+    other = copy_checkout(ROOT, tmp_path / "somewhere" / "else" / "face-portrait")
+    assert build(other)["sha256"] == json.loads(built.with_suffix(".build.json").read_text())["sha256"]
+
+
+def test_a_changed_runtime_module_changes_the_zip(checkout):
+    before = build(checkout)["sha256"]
+    with open(checkout / "libraries" / "mod" / "core.py", "a") as f:
+        f.write("# a notebook edit, exported\n")
+    assert build(checkout)["sha256"] != before
+
+
+def test_zip_entries_are_sorted_with_fixed_times_and_modes(built):
+    with zipfile.ZipFile(built) as zf:
+        infos = zf.infolist()
+    names = [i.filename for i in infos]
+    assert names == sorted(names) and not any(n.endswith("/") for n in names)
+    assert {(i.date_time, i.external_attr >> 16, i.compress_type, i.create_system) for i in infos} == {
+        (ZIP_DATE, FILE_MODE, zipfile.ZIP_DEFLATED, 3)}
+
+
+def test_the_pickle_is_copied_byte_for_byte(built, unpacked):
+    manifest = json.loads((unpacked / "model1.json").read_text())
+    assert sha256_file(unpacked / "model1.pkl") == manifest["sha256"]
+
+
+def test_no_file_in_the_zip_mentions_the_checkout_folder(built):
+    with zipfile.ZipFile(built) as zf:
+        for name in zf.namelist():
+            data = zf.read(name)
+            assert str(built.parent).encode() not in data and str(ROOT).encode() not in data, name
+
+
+# Layout
+
+def test_one_top_folder_and_no_path_escapes_it(built):
+    with zipfile.ZipFile(built) as zf:
+        names = zf.namelist()
+    assert {n.split("/")[0] for n in names} == {"deployment_package"}
+    assert not [n for n in names if n.startswith("/") or ".." in n.split("/") or "\\" in n]
+
+
+def test_only_the_runtime_modules_of_mod_ship(built):
+    with zipfile.ZipFile(built) as zf:
+        names = [n.removeprefix("deployment_package/") for n in zf.namelist()]
+    assert sorted(n for n in names if n.startswith("libraries/mod/")) == ["libraries/mod/__init__.py",
+                                                                          "libraries/mod/core.py"]
+    assert {"deployment.py", "model1.pkl", "model1.json", "input_spec.json", "output_spec.json",
+            "requirements.txt", "libraries/prcvd/specs.py"} <= set(names)
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".ipynb"))]
+
+
+def test_requirements_pin_the_versions_the_model_was_trained_with(unpacked):
+    pins = dict(line.split("==") for line in (unpacked / "requirements.txt").read_text().split())
+    trained = json.loads((unpacked / "model1.json").read_text())["versions"]
+    assert pins == trained
+
+
+# Validation: each failure names the file and the fix
+
+def set_requirements(checkout: Path, value: str):
+    text = (checkout / "settings.ini").read_text()
+    line = next(l for l in text.splitlines() if l.startswith("requirements ="))
+    (checkout / "settings.ini").write_text(text.replace(line, f"requirements = {value}"))
+
+
+@pytest.mark.parametrize("bad, why", [
+    ("numpy>=2.4", "not pinned to one version"),
+    ("numpy", "not pinned to one version"),
+    ("-e .", "editable installs are not allowed"),
+    ("git+https://example.invalid/numpy.git", "URLs and VCS references are not allowed"),
+    ("./wheels/numpy.whl", "local paths are not allowed"),
+])
+def test_unpinned_requirements_are_refused(checkout, bad, why):
+    set_requirements(checkout, f"{bad} scipy==1.17.1")
+    with pytest.raises(PackageError, match="settings.ini `requirements`") as e:
+        build(checkout)
+    assert why in str(e.value) and "name==version" in str(e.value)
+
+
+def test_requirements_must_agree_with_the_manifest(checkout):
+    set_requirements(checkout, "numpy==2.4.6 scipy==1.17.1 scikit-learn==1.8.0 scikit-image==0.26.0 Pillow==13.0.0")
+    with pytest.raises(PackageError, match=r"pins scikit-learn==1.8.0, but model1.pkl was trained with "
+                                           r"scikit-learn==1.9.1 .*pin scikit-learn==1.9.1"):
+        build(checkout)
+
+
+def test_a_requirement_the_model_needs_must_be_listed(checkout):
+    set_requirements(checkout, "numpy==2.4.6 scipy==1.17.1 scikit-image==0.26.0 Pillow==13.0.0")
+    with pytest.raises(PackageError, match="does not list scikit-learn"):
+        build(checkout)
+
+
+def test_an_invalid_spec_is_refused(checkout):
+    (checkout / "input_spec.json").write_text(
+        '{"input_type": "structured", "input_fields": [{"name": "portrait", "data_type": "image"}]}')
+    with pytest.raises(PackageError, match=r"input_spec.json: input field 'portrait' has data_type 'image'; "
+                                           r"allowed: .*Fix input_spec.json at the top of the checkout"):
+        build(checkout)
+
+
+def test_a_model_that_does_not_match_its_manifest_is_refused(checkout):
+    pkl = checkout / "deployment_package" / "model1.pkl"
+    pkl.write_bytes(pkl.read_bytes() + b"\0")
+    with pytest.raises(PackageError, match=r"deployment_package/model1.pkl does not match model1.json.*make train"):
+        build(checkout)
+
+
+@pytest.mark.parametrize("path, content, why", [
+    (".env", "UBIOPS_API_TOKEN=Token 123", ".env looks like a secret"),
+    ("keys/id_rsa", "secret", "keys/id_rsa looks like a secret"),
+    ("cert.PEM", "secret", "cert.PEM looks like a secret"),
+    ("notes.txt", "-----BEGIN OPENSSH PRIVATE KEY-----\n", "notes.txt holds a private key"),
+    ("libraries/extra/__pycache__/x.cpython-311.pyc", "", "libraries/extra/__pycache__/ is a cache"),
+    ("stale.pyc", "", "stale.pyc is a cache"),
+    ("explore.ipynb", "{}", "explore.ipynb is a notebook"),
+    (".ipynb_checkpoints/explore-checkpoint.ipynb", "{}", ".ipynb_checkpoints/ is a notebook"),
+    (".git/HEAD", "ref: refs/heads/main", ".git/ is version control"),
+])
+def test_what_may_not_ship_is_refused_by_name(checkout, path, content, why):
+    target = checkout / "deployment_package" / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content)
+    with pytest.raises(PackageError, match="must not ship") as e:
+        build(checkout)
+    assert f"deployment_package/{why}" in str(e.value) and ".ubiops-ignore" in str(e.value)
+
+
+def test_a_symbolic_link_is_refused(checkout):
+    (checkout / "deployment_package" / "data.csv").symlink_to(checkout / "settings.ini")
+    with pytest.raises(PackageError, match="data.csv is a symbolic link"):
+        build(checkout)
+
+
+def test_ubiops_ignore_is_honoured(checkout):
+    pkg = checkout / "deployment_package"
+    (pkg / ".env").write_text("TOKEN=1")
+    (pkg / "scratch").mkdir()
+    (pkg / "scratch" / "big.bin").write_bytes(b"\0" * 1000)
+    (pkg / "keep.txt").write_text("an artefact the deployment reads")
+    (pkg / ".ubiops-ignore").write_text("# local only\n.env\nscratch/\n")
+    build(checkout)
+    with zipfile.ZipFile(checkout / "deployment_package.zip") as zf:
+        names = {n.removeprefix("deployment_package/") for n in zf.namelist()}
+    assert {".ubiops-ignore", "keep.txt"} <= names and not {".env", "scratch/big.bin"} & names
+
+
+def test_a_required_file_excluded_by_ubiops_ignore_is_refused(checkout):
+    (checkout / "deployment_package" / ".ubiops-ignore").write_text("*.pkl\n")
+    with pytest.raises(PackageError, match="deployment_package/model1.pkl is excluded by .ubiops-ignore"):
+        build(checkout)
+
+
+def test_a_package_over_the_size_limit_is_refused(checkout):
+    with pytest.raises(PackageError, match=r"deployment_package.zip is [\d,]+ bytes compressed; UbiOps takes at most "
+                                           r"1,000,000\. Make the model smaller"):
+        build(checkout, max_bytes=1_000_000)
+
+
+def test_a_failed_build_keeps_the_last_good_zip(checkout):
+    good = build(checkout)["sha256"]
+    (checkout / "deployment_package" / ".env").write_text("TOKEN=1")
+    with pytest.raises(PackageError):
+        build(checkout)
+    assert sha256_file(checkout / "deployment_package.zip") == good
+    assert not (checkout / "deployment_package.zip.partial").exists()
+
+
+@pytest.mark.parametrize("code, why", [
+    ("import mod.smoke\n", "does not import with the package's own libraries: ModuleNotFoundError: No module named "
+                           "'mod.smoke' (traceback above). If it names a module of mod, add that module to "
+                           "RUNTIME_MODULES"),
+    ("class Model: pass\n", "defines no class Deployment"),
+    ("class Deployment:\n def __init__(self, folder): pass\n def request(self, data): pass\n",
+     "Deployment(folder) must accept (base_directory, context)"),
+    ("class Deployment:\n def __init__(self, base_directory, context): pass\n",
+     "Deployment has no request(self, data) method"),
+    ("class Deployment:\n def __init__(self, base_directory, context): pass\n"
+     " def request(self, data, request_context): pass\n",
+     "Deployment.request(self, data, request_context) must be request(self, data) or request(self, data, context)"),
+])
+def test_deployment_py_must_import_and_keep_the_contract(checkout, code, why):
+    (checkout / "deployment_package" / "deployment.py").write_text(code)
+    with pytest.raises(PackageError, match="deployment_package/deployment.py") as e:
+        build(checkout)
+    assert why in str(e.value)
+
+
+@pytest.mark.parametrize("code", [
+    "class Deployment:\n def __init__(self, base_directory, context): pass\n def request(self, data): pass\n",
+    "class Deployment:\n def __init__(self, base_directory, context=None, **kw): pass\n def request(self, data, context): pass\n",
+])
+def test_deployment_py_contract_variants_that_ubiops_accepts(tmp_path, code):
+    (tmp_path / "deployment.py").write_text(code)
+    check_deployment(tmp_path)
+
+
+# Smoke: the built zip, run as UbiOps runs it
+
+def test_smoke_runs_the_built_zip(built):
+    result = smoke(built)
+    assert result["face_found"] is True and result["label"] == "face"
+    x, y, w, h = result["box"]
+    assert 150 < x + w / 2 < 300 and 60 < y + h / 2 < 180
+
+
+def test_smoke_sees_only_what_the_zip_carries(unpacked, tmp_path):
+    # prcvd is importable here (editable install), but a package without it must fail as it would on UbiOps.
+    pkg = tmp_path / "deployment_package"
+    shutil.copytree(unpacked, pkg, ignore=shutil.ignore_patterns("prcvd"))
+    write_zip(pkg, package_files(pkg), tmp_path / "no-prcvd.zip")
+    with pytest.raises(SmokeError, match="(?s)Importing deployment.py failed.*No module named 'prcvd'"):
+        smoke(tmp_path / "no-prcvd.zip")
+
+
+def test_an_error_in_init_is_reported_as_ubiops_would(tmp_path, capfd):
+    with pytest.raises(SmokeError) as e:
+        smoke(fixture_zip("raises_in_init", tmp_path))
+    assert str(e.value).startswith(f'Deployment.__init__ failed. UbiOps would report: "{GENERIC_ERROR}"')
+    assert str(e.value).endswith("RuntimeError: weights server unreachable")
+    err = capfd.readouterr().err
+    assert "Traceback" in err and "in __init__" in err
+
+
+def test_an_error_in_request_is_reported_with_its_public_message(tmp_path):
+    with pytest.raises(SmokeError, match='Deployment.request failed. UbiOps would report: "The portrait is too '
+                                         'dark to find a face."'):
+        smoke(fixture_zip("public_error", tmp_path))
+
+
+def test_an_answer_that_breaks_the_output_spec_is_reported(tmp_path):
+    with pytest.raises(SmokeError, match="not as output_spec.json declares: Output field 'label' must be a string"):
+        smoke(fixture_zip("wrong_output", tmp_path))
+
+
+@pytest.mark.parametrize("name, message", [
+    ("raises_in_init", "Deployment.__init__ failed. UbiOps would report"),
+    ("raises_in_request", f'Deployment.request failed. UbiOps would report: "{GENERIC_ERROR}"'),
+])
+def test_mod_smoke_exits_non_zero_with_the_message_and_the_traceback(tmp_path, name, message):
+    proc = subprocess.run([MOD, "smoke", "--package", fixture_zip(name, tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert f"mod smoke: {message}" in proc.stderr and "Traceback (most recent call last)" in proc.stderr
+
+
+# Parity with UbiOps' own runner
+
+RUN_LOCAL = """
+import json, os, sys
+# Hide this checkout's editable install, as the smoke runner does, so run_local imports the package's libraries.
+own = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
+sys.path[:] = [p for p in sys.path if any(os.path.commonpath([os.path.realpath(p), o]) == o for o in own)]
+from ubiops.utils import run_local
+try:
+    out = {"ok": True, "result": run_local(sys.argv[1], json.loads(sys.argv[2]))}
+except Exception as e:
+    out = {"ok": False, "error": str(e)}
+with open(sys.argv[3], "w") as f:
+    json.dump(out, f)
+"""
+
+
+def run_local(package_dir: Path, data: dict, tmp_path: Path) -> dict:
+    "ubiops.utils.run_local on `package_dir`, unchanged, in a process of its own (it changes sys.path and sys.modules)."
+    out = tmp_path / "run_local.json"
+    subprocess.run([sys.executable, "-I", "-B", "-c", RUN_LOCAL, str(package_dir), json.dumps(data), str(out)],
+                   cwd=tmp_path, check=True, capture_output=True)
+    return json.loads(out.read_text())
+
+
+def test_run_local_gives_the_same_answer_as_smoke(built, unpacked, tmp_path, pictures):
+    ours = smoke(built, pictures["astronaut"])
+    theirs = run_local(unpacked, {"portrait": str(pictures["astronaut"])}, tmp_path)
+    assert theirs == {"ok": True, "result": ours}
+
+
+@pytest.mark.parametrize("name", ["public_error", "raises_in_request"])
+def test_run_local_reports_the_same_error_as_smoke(tmp_path, name, pictures):
+    pkg = unpack_package(fixture_zip(name, tmp_path), tmp_path / "unpacked")
+    data = {"portrait": str(pictures["astronaut"])}
+    ours = run_package(pkg, {"mode": "request", "data": data, "init_context": {}, "request_context": {}}, capture=True)
+    assert run_local(pkg, data, tmp_path) == {"ok": False, "error": ours["error"]}
+
+
+# Isolation: a fresh venv from the package's requirements.txt only
+
+def test_isolated_run_catches_a_package_missing_from_requirements(tmp_path):
+    package = fixture_zip("imports_yaml", tmp_path)
+    assert smoke(package)["label"] == "no_face"  # PyYAML is installed here ...
+    with pytest.raises(SmokeError, match="No module named 'yaml'"):  # ... but not in a venv from requirements.txt
+        smoke(package, isolated=True)
+
+
+@pytest.mark.network
+def test_isolated_run_of_the_built_zip_installs_its_pins_from_pypi(built):
+    assert smoke(built, isolated=True) == smoke(built)
+
+
+def test_an_exported_notebook_edit_shows_in_mod_package(checkout):
+    build(checkout)
+    nb_path = checkout / "nbs" / "00_core.ipynb"
+    nb_path.parent.mkdir()
+    nb = json.loads((ROOT / "nbs" / "00_core.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if c["source"] and c["source"][0].startswith("#| export"))
+    cell["source"].append("\n# an edit in the notebook\n")
+    nb_path.write_text(json.dumps(nb))
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([bin_dir / "nbdev_export", "--path", nb_path], cwd=checkout, check=True)
+    proc = subprocess.run([MOD, "package", "--root", checkout], capture_output=True, text=True, check=True)
+    assert "changed since the last build: ~libraries/mod/core.py\n" in proc.stdout
+    assert f"sha256 {sha256_file(checkout / 'deployment_package.zip')}" in proc.stdout
