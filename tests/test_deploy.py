@@ -143,6 +143,8 @@ def test_new_version_then_promote_and_rollback(first, env, package, capsys):
     assert api.deployments_get("local", "face-portrait").default_version == "v1"
     with pytest.raises(DeployError, match="No earlier default version"):
         versions.rollback()
+    with pytest.raises(DeployError, match="has no version 'v9'; it has: v1, v2"):
+        versions.promote("v9")
 
 
 def test_failing_init_gives_a_clear_build_error(first, env, package, tmp_path):

@@ -21,7 +21,7 @@ from prcvd.errors import InputError
 from .deployconf import DeployConfig, DeployError, Target, api_message
 from .registry import check_name
 
-# %% ../../nbs/16_versions.ipynb #7f892358
+# %% ../../nbs/16_versions.ipynb #d8c94ff8
 HISTORY = "default-history"
 HISTORY_LENGTH = 5
 
@@ -40,13 +40,13 @@ def versions_table(versions: list, default: str) -> str:
     rows = [("VERSION", "STATUS", "DEFAULT", "MODEL", "ACCURACY", "LABELS")]
     for v in versions:
         labels = dict(v.labels or {})
-        model, acc = labels.pop("model-sha256", "-"), labels.get("accuracy", "-")
+        model, acc = labels.pop("model-sha256", "-"), labels.pop("accuracy", "-")
         rows.append((v.version, v.status, "*" if v.version == default else "", model, acc,
                      " ".join(f"{k}={x}" for k, x in sorted(labels.items())) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows)
 
-# %% ../../nbs/16_versions.ipynb #5a6c8214
+# %% ../../nbs/16_versions.ipynb #144e685b
 class Versions:
     "The versions of one deployment on a target."
 
@@ -64,6 +64,10 @@ class Versions:
                               self._call("deployments_get").default_version)
 
     def _set_default(self, version: str, history: list) -> str:
+        names = [v.version for v in self._call("deployment_versions_list")]
+        if version not in names:
+            raise DeployError(f"Deployment '{self.deployment}' has no version '{version}'; it has: "
+                              f"{', '.join(names) or 'none'}.")
         v = self._call("deployment_versions_get", version)
         if v.status != "available":
             raise DeployError(f"Version '{version}' is {v.status}; only an available version can be the default. "
