@@ -5,14 +5,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mod.serve import ServeSettings
+from conftest import ROOT
+from mod.package import build, copy_checkout
+from mod.smoke import sample_portrait
+from serve_support import prepare, settings
 from server_fixture import running_server
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; `playwright install` cannot download a browser here
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-DEPLOYMENT = "face-portrait"
+D = "face-portrait"
+ASTRONAUT_BOX = [176, 66, 100, 100]  # where `make smoke` finds the face in the 512 px astronaut
 
 
 @pytest.fixture(scope="module")
@@ -29,39 +32,89 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    "A server holding the face-portrait deployment."
-    with running_server(ServeSettings(data_dir=tmp_path_factory.mktemp("serve"))) as url:
-        specs = {**json.loads((ROOT / "input_spec.json").read_text()),
-                 **json.loads((ROOT / "output_spec.json").read_text())}
-        r = httpx.post(f"{url}/v2.1/projects/local/deployments", json={"name": DEPLOYMENT, **specs})
-        assert r.status_code == 201, r.text
-        yield url
+    "The built face-portrait package served by a real server on 127.0.0.1; yields (url, token)."
+    tmp = tmp_path_factory.mktemp("page")
+    build(copy_checkout(ROOT, tmp / "checkout"))
+    token = prepare(tmp / "data", tmp / "checkout" / "deployment_package.zip", D)
+    with running_server(settings(tmp / "data")) as url:
+        yield url, token
 
 
 @pytest.fixture
 def page(browser, server):
-    "A fresh tab; the test fails if the page fetched anything from anywhere but the server."
-    context = browser.new_context(viewport={"width": 900, "height": 1100})
+    "A fresh tab, 420 px wide so pictures are scaled down; the test fails if it fetched anything from elsewhere."
+    context = browser.new_context(viewport={"width": 420, "height": 1000})
     tab = context.new_page()
     elsewhere = []
-    tab.on("request", lambda r: None if r.url.startswith((server, "blob:", "data:")) else elsewhere.append(r.url))
+    tab.on("request", lambda r: None if r.url.startswith((server[0], "blob:", "data:")) else elsewhere.append(r.url))
     yield tab
     context.close()
     assert elsewhere == [], f"the page fetched from outside the server: {elsewhere}"
 
 
-def test_page_lists_the_deployments(page, server):
-    page.goto(server + "/")
-    page.get_by_label("API token").fill("some-token")
+def connect(page, server, token=None):
+    url, good = server
+    page.goto(url + "/")
+    page.get_by_label("API token").fill(token or good)
     page.get_by_role("button", name="Connect").click()
-    page.wait_for_function("document.querySelector('#deployment').options.length > 0")
-    assert page.input_value("#deployment") == DEPLOYMENT
-    assert "1 deployment(s) in project local" in page.inner_text("#status")
+
+
+def send(page, picture: Path):
+    page.locator("#deployment option").first.wait_for(state="attached")  # (no wait_for_function: the CSP forbids eval)
+    page.get_by_label("Deployment").select_option(D)
+    page.get_by_label("Portrait").set_input_files(str(picture))
+    page.get_by_role("button", name="Find the face").click()
+
+
+def test_page_lists_the_deployments(page, server):
+    connect(page, server)
+    page.locator("#deployment option").first.wait_for(state="attached")
+    assert page.input_value("#deployment") == D
+    assert page.inner_text("#status") == "1 deployment(s) in project local."
+
+
+def test_a_wrong_token_is_shown_as_refused(page, server):
+    connect(page, server, token="not-a-token")
+    error = page.get_by_role("alert")
+    error.wait_for()
+    assert error.inner_text().startswith("The server refused the token (401): Invalid token")
+
+
+def test_portrait_shows_the_face_box_on_the_face(page, server, tmp_path):
+    connect(page, server)
+    send(page, sample_portrait())
+    page.locator("#box").wait_for(state="visible", timeout=30_000)
+    answer = json.loads(page.inner_text("#json"))
+    assert (answer["status"], answer["result"]["face_found"]) == ("completed", True)
+    assert all(abs(a - b) <= 8 for a, b in zip(answer["result"]["box"], ASTRONAUT_BOX)), answer["result"]["box"]
+    img, box = page.locator("#picture").bounding_box(), page.locator("#box").bounding_box()
+    scale = img["width"] / 512
+    assert scale < 0.9  # the picture is shown scaled down, so the box must be scaled too
+    drawn = [box["x"] - img["x"], box["y"] - img["y"], box["width"], box["height"]]
+    assert all(abs(d - a * scale) <= 1.5 for d, a in zip(drawn, ASTRONAUT_BOX)), (drawn, scale)
+    assert page.inner_text("#caption").startswith("Face found at x ")
+    assert page.get_by_role("alert").is_hidden()
+    page.screenshot(path=tmp_path / "portrait.png", full_page=True)
+    assert (tmp_path / "portrait.png").stat().st_size > 10_000
+
+
+def test_a_text_file_shows_the_deployments_error(page, server, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture\n")
+    connect(page, server)
+    send(page, notes)
+    error = page.get_by_role("alert")
+    error.wait_for(timeout=30_000)
+    assert error.inner_text() == ("The deployment failed: File is not an image Pillow can read; send a JPEG, PNG, "
+                                  "WebP, BMP, GIF or TIFF.")
+    assert json.loads(page.inner_text("#json"))["status"] == "failed"
+    assert page.locator("#box").is_hidden()
 
 
 def test_docs_show_each_deployments_request_schema(page, server):
-    page.goto(server + "/docs")
-    page.get_by_text(f"deployment {DEPLOYMENT}", exact=True).wait_for()
-    schema = httpx.get(server + "/openapi.json").json()
-    body = schema["paths"][f"/v2.1/projects/local/deployments/{DEPLOYMENT}/requests"]["post"]["requestBody"]
+    url, _ = server
+    page.goto(url + "/docs")
+    page.get_by_text(f"deployment {D}", exact=True).wait_for()
+    schema = httpx.get(url + "/openapi.json").json()  # no token: the docs hold no data
+    body = schema["paths"][f"/v2.1/projects/local/deployments/{D}/requests"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["properties"]["portrait"]["pattern"] == "^ubiops-file://"
