@@ -49,7 +49,7 @@ def _worker_env() -> dict:
         env.setdefault(var, "1")
     return env
 
-# %% ../../nbs/07c_instances.ipynb #740f4914
+# %% ../../nbs/07c_instances.ipynb #ae5dd9a3
 class Worker:
     "One instance: a worker process that loaded the deployment once."
 
@@ -80,10 +80,11 @@ class Worker:
     async def _exchange(self, obj, timeout: float):
         "Send `obj`; return the worker's answer, or raise `InstanceLost` when it dies or misses `timeout`."
         try:
-            self.proc.stdin.write(_worker.encode_frame(obj))
-            await self.proc.stdin.drain()
-            head = await asyncio.wait_for(self.proc.stdout.readexactly(_HEADER.size), timeout)
-            body = await asyncio.wait_for(self.proc.stdout.readexactly(_HEADER.unpack(head)[0]), timeout)
+            async with asyncio.timeout(timeout):  # unlike wait_for, no task per call
+                self.proc.stdin.write(_worker.encode_frame(obj))
+                await self.proc.stdin.drain()
+                head = await self.proc.stdout.readexactly(_HEADER.size)
+                body = await self.proc.stdout.readexactly(_HEADER.unpack(head)[0])
         except (asyncio.IncompleteReadError, ConnectionError):
             code = await self.proc.wait()
             raise InstanceLost(f"The deployment instance crashed (exit code {code})") from None
@@ -118,7 +119,7 @@ class Worker:
                 pass
         await self.kill()
 
-# %% ../../nbs/07c_instances.ipynb #dbd968d2
+# %% ../../nbs/07c_instances.ipynb #a7446285
 class Pool:
     "The live instances of one version revision."
 
@@ -154,7 +155,8 @@ class Pool:
         if self.idle.empty():
             self.waiting += 1
             try:
-                worker = await asyncio.wait_for(self.idle.get(), timeout)
+                async with asyncio.timeout(timeout):
+                    worker = await self.idle.get()
             except asyncio.TimeoutError:
                 raise InstanceLost(f"Request timed out after {timeout:g} s: all {self.size} instances of "
                                    f"{self.name} stayed busy.") from None

@@ -69,7 +69,7 @@ def check_input(data, spec) -> bool:
         spec.check(item)
     return many
 
-# %% ../../nbs/07e_requests.ipynb #5ea57732
+# %% ../../nbs/07e_requests.ipynb #09fee776
 log = logging.getLogger("mod.requests")
 
 
@@ -80,7 +80,8 @@ def _check_output(spec, result, many: bool):
         spec.check(item)
 
 
-async def execute(app, request_id: str, key: tuple, data, many: bool, timeout: float, mode: str) -> dict:
+async def execute(app, request_id: str, key: tuple, data, many: bool, timeout: float, mode: str,
+                  output_spec) -> dict:
     "Answer `data` (file fields already local) on version `key`: status, success, result, error_message."
     started = time.perf_counter()
     project, deployment, version = key
@@ -89,7 +90,6 @@ async def execute(app, request_id: str, key: tuple, data, many: bool, timeout: f
         kind, value, cwd = await pool.run(data, {"id": request_id, "request_mode": mode, "user_id": ""}, many,
                                           timeout)
         if kind == "ok":
-            output_spec = app.state.registry.specs(project, deployment)[1]
             _check_output(output_spec, value, many)
             value = publish_outputs(app.state.files, value, output_spec, request_id, cwd, many)
     except (InstanceLost, DeploymentError) as e:
@@ -102,7 +102,7 @@ async def execute(app, request_id: str, key: tuple, data, many: bool, timeout: f
                          "duration_ms": round((time.perf_counter() - started) * 1000, 1)}))
     return outcome
 
-# %% ../../nbs/07e_requests.ipynb #e2f42214
+# %% ../../nbs/07e_requests.ipynb #6f1a3178
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
   id TEXT PRIMARY KEY, project TEXT, deployment TEXT, version TEXT, mode TEXT, status TEXT, success INTEGER,
@@ -130,10 +130,16 @@ def _row(request_id, key, mode, timeout, settings, data, outcome=None) -> tuple:
             None if result is None else len(result))
 
 
+_INSERT = f"INSERT INTO requests VALUES ({', '.join('?' * _COLUMNS)})"
+
+
 def _insert(store, rows: list):
+    if len(rows) == 1:  # a single statement commits on its own
+        store.execute(_INSERT, rows[0])
+        return
     with store.transaction():
         for row in rows:
-            store.execute(f"INSERT INTO requests VALUES ({', '.join('?' * _COLUMNS)})", row)
+            store.execute(_INSERT, row)
 
 
 def _finish(store, request_id: str, outcome: dict, retention: str):
@@ -156,7 +162,7 @@ def detail(row: dict, metadata_only: bool = False) -> dict:
             "result": load(row["result"]), "error_message": row["error_message"], "origin": {},
             "input_size": row["input_size"], "output_size": row["output_size"]}
 
-# %% ../../nbs/07e_requests.ipynb #5bc4d742
+# %% ../../nbs/07e_requests.ipynb #da87b394
 class BatchRunner:
     "Processes pending batch requests in the background."
 
@@ -202,11 +208,12 @@ class BatchRunner:
         data = json.loads(row["request_data"])
         many = isinstance(data, list)
         try:
-            local = localise(self.app.state.files, data, self.app.state.registry.specs(*key[:2])[0], many)
+            input_spec, output_spec = self.app.state.registry.specs(*key[:2])
+            local = localise(self.app.state.files, data, input_spec, many)
         except DeploymentError as e:
             outcome = {"status": "failed", "success": False, "result": None, "error_message": e.public_error_message}
         else:
-            outcome = await execute(self.app, row["id"], key, local, many, row["timeout"], "batch")
+            outcome = await execute(self.app, row["id"], key, local, many, row["timeout"], "batch", output_spec)
         _finish(self.store, row["id"], outcome, row["retention"])
 
     def _purge(self):
@@ -224,7 +231,7 @@ class BatchRunner:
         for task in self.tasks:
             task.cancel()
 
-# %% ../../nbs/07e_requests.ipynb #4d04da60
+# %% ../../nbs/07e_requests.ipynb #528ba388
 router = APIRouter()
 D = "/projects/{project_name}/deployments/{deployment_name}"
 
@@ -242,13 +249,13 @@ async def _direct(request: Request, project, deployment, version, timeout):
     app = request.app
     key = _version(request, project, deployment, version)
     timeout = check_timeout(timeout, DIRECT_TIMEOUT)
-    input_spec = app.state.registry.specs(project, deployment)[0]
+    input_spec, output_spec = app.state.registry.specs(project, deployment)
     data = decode_body(await request.body(), request.headers.get("content-type", ""))
     many = check_input(data, input_spec)
     local = localise(app.state.files, data, input_spec, many)
     app.state.instances.pool(*key)  # 409 when the version has no instances, before anything runs
     request_id = str(uuid.uuid4())
-    outcome = await execute(app, request_id, key, local, many, timeout, "direct")
+    outcome = await execute(app, request_id, key, local, many, timeout, "direct", output_spec)
     settings = app.state.registry.version_settings(*key)
     if settings["request_retention_mode"] != "none":
         _insert(app.state.store, [_row(request_id, key, "direct", timeout, settings, data, outcome)])
