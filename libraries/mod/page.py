@@ -59,7 +59,7 @@ HTML = """<!doctype html>
 </html>
 """
 
-# %% ../../nbs/13_page.ipynb #ab71f074
+# %% ../../nbs/13_page.ipynb #002f2870
 CSS = """
 body { font: 16px/1.5 system-ui, sans-serif; margin: 0; color: #1b1b1b; background: #fafafa; }
 main { max-width: 44rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
@@ -74,11 +74,13 @@ button { cursor: pointer; border: 1px solid #0b57d0; background: #0b57d0; color:
 button:disabled { opacity: .6; cursor: progress; }
 :focus-visible { outline: 3px solid #f2a900; outline-offset: 2px; }
 .hint { margin: 0; color: #555; font-size: .9rem; }
-#error { color: #8c1d18; background: #fdecea; border-left: 4px solid #b3261e; padding: .5rem .75rem; white-space: pre-wrap; }
+#error { color: #8c1d18; background: #fdecea; border-left: 4px solid #b3261e; padding: .5rem .75rem;
+         white-space: pre-wrap; }
 figure { margin: 0; }
 .frame { position: relative; display: inline-block; max-width: 100%; }
 #picture { display: block; max-width: 100%; height: auto; }
-#box { position: absolute; border: 3px solid #00e676; box-shadow: 0 0 0 1px #000; box-sizing: border-box; pointer-events: none; }
+#box { position: absolute; border: 3px solid #00e676; box-shadow: 0 0 0 1px #000; box-sizing: border-box;
+       pointer-events: none; }
 pre { background: #fff; border: 1px solid #ddd; padding: .75rem; overflow: auto; }
 """
 
