@@ -37,7 +37,7 @@ def server(tmp_path_factory):
     "A local server with one live token: its API host, token and data folder."
     data = tmp_path_factory.mktemp("serve-data")
     _, token = Tokens(Store(data / "state.sqlite")).create("test")
-    with running_server(ServeSettings(data_dir=data, workers=1)) as url:
+    with running_server(ServeSettings(data_dir=data, workers=1, shutdown_grace=2)) as url:
         yield SimpleNamespace(host=f"{url}/v2.1", token=token, data=data)
 
 
@@ -198,3 +198,12 @@ def test_predict_cli_prints_the_answer(first, env, pictures, capsys):
     assert main(["predict", str(pictures["astronaut"]), "--config", str(CONFIG), "--batch"]) == 0
     out = capsys.readouterr().out
     assert json.loads(out[out.index("{"):])["label"] == "face"
+
+
+def test_empty_upload_rebuilds_the_latest_zip_and_download_returns_it(first, env, package, tmp_path):
+    api = Target.connect().api
+    rid = api.revisions_file_upload("local", "face-portrait", "v1").revision  # the client's `file=None`: no fields
+    assert api.revisions_get("local", "face-portrait", revision_id=rid, version="v1").status == "success"
+    api.api_client.configuration.temp_folder_path = str(tmp_path)
+    got = api.revisions_file_download("local", "face-portrait", rid, "v1", _preload_content=True)
+    assert Path(got).read_bytes() == package.read_bytes()
