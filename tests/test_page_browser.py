@@ -118,3 +118,20 @@ def test_docs_show_each_deployments_request_schema(page, server):
     schema = httpx.get(url + "/openapi.json").json()  # no token: the docs hold no data
     body = schema["paths"][f"/v2.1/projects/local/deployments/{D}/requests"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["properties"]["portrait"]["pattern"] == "^ubiops-file://"
+
+
+def test_docs_authorize_button_sends_the_token(page, server):
+    url, token = server
+    page.goto(url + "/docs")
+    page.get_by_role("button", name="Authorize").first.click()
+    page.locator(".modal-ux input").fill(f"Token {token}")
+    page.locator(".modal-ux button.authorize").click()
+    page.locator(".modal-ux button.btn-done").click()
+    op = page.locator("#operations-default-projects_list_v2_1_projects_get")  # GET /v2.1/projects
+    op.locator(".opblock-summary-path").click()
+    op.get_by_role("button", name="Try it out").click()
+    op.get_by_role("button", name="Execute").click()
+    status = op.locator(".live-responses-table tbody .response-col_status")
+    status.wait_for()
+    assert status.inner_text().strip() == "200"
+    assert '"name": "local"' in op.locator(".live-responses-table tbody .microlight").first.inner_text()
