@@ -102,6 +102,19 @@ def test_non_json_output_fails_with_how_to_fix(faults):
         assert r.error_message.startswith("The deployment returned a numpy.") and "float(x)" in r.error_message
 
 
+def test_shutdown_lets_the_running_request_finish(faults):
+    data, token = faults
+    answer = {}
+    with running_server(settings(data)) as url:
+        core = api(url, token)[1]
+        t = threading.Thread(target=lambda: answer.update(r=core.deployment_requests_create("local", "faults",
+                                                                                               "sleep:1")))
+        t.start()
+        _busy_worker_pid(url, token)
+    t.join(10)  # the server stopped while the request ran
+    assert (answer["r"].status, answer["r"].result.endswith(":sleep:1")) == ("completed", True)
+
+
 def test_pending_batch_requests_survive_a_restart(faults):
     data, token = faults
     with running_server(settings(data, shutdown_grace=0)) as url:

@@ -119,7 +119,7 @@ class Worker:
                 pass
         await self.kill()
 
-# %% ../../nbs/07c_instances.ipynb #a7446285
+# %% ../../nbs/07c_instances.ipynb #4e1d64cc
 class Pool:
     "The live instances of one version revision."
 
@@ -128,7 +128,7 @@ class Pool:
         self.name, self.revision_id, self.package_dir, self.context = name, revision_id, package_dir, context
         self.size, self.workdir, self.start_timeout = size, Path(workdir), start_timeout
         self.workers: dict[int, Worker] = {}
-        self.idle: asyncio.Queue = asyncio.Queue()
+        self.idle: asyncio.Queue = asyncio.LifoQueue()  # the last one used is warmest (caches, memory pages)
         self.waiting, self.closed, self.methods, self._tasks = 0, False, {}, set()
 
     async def _start(self, process_id: int) -> Worker:

@@ -231,7 +231,7 @@ class BatchRunner:
         for task in self.tasks:
             task.cancel()
 
-# %% ../../nbs/07e_requests.ipynb #528ba388
+# %% ../../nbs/07e_requests.ipynb #de8cfca5
 router = APIRouter()
 D = "/projects/{project_name}/deployments/{deployment_name}"
 
@@ -248,7 +248,7 @@ def _version(request: Request, project: str, deployment: str, version) -> tuple:
 async def _direct(request: Request, project, deployment, version, timeout):
     app = request.app
     key = _version(request, project, deployment, version)
-    timeout = check_timeout(timeout, DIRECT_TIMEOUT)
+    timeout = check_timeout(timeout, (app.state.settings.request_timeout, *DIRECT_TIMEOUT[1:]))
     input_spec, output_spec = app.state.registry.specs(project, deployment)
     data = decode_body(await request.body(), request.headers.get("content-type", ""))
     many = check_input(data, input_spec)
