@@ -110,14 +110,14 @@ def assemble(root=".") -> Path:
     (pkg / "requirements.txt").write_text(requirements)
     return pkg
 
-# %% ../../nbs/02_package.ipynb #58093df4
+# %% ../../nbs/02_package.ipynb #76db2cea
 FORBIDDEN = {  # file or folder name patterns (case-insensitive) -> what they are, and the fix
     "looks like a secret": ((".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa", "id_dsa", "id_ecdsa",
                              "id_ed25519", ".netrc", ".pypirc", "*.token", "credentials.json"),
                             "credentials must never ship (UbiOps keeps every package it gets); delete it or move it "
                             "out, secrets belong in the version's environment variables"),
     "is a cache": (("__pycache__", "*.py[co]", ".pytest_cache", ".mypy_cache", ".ruff_cache"),
-                   "caches only bloat the package; delete it (`make clean`)"),
+                   "caches only bloat the package; delete it"),
     "is a notebook": (("*.ipynb", ".ipynb_checkpoints"), "notebooks are the source, not the deployment; keep them in nbs/"),
     "is version control": ((".git", ".hg", ".svn"), "it does not belong in a package; delete it"),
 }

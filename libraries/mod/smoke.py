@@ -22,7 +22,7 @@ from prcvd.specs import Spec
 
 from .registry import unpack_package
 
-# %% ../../nbs/03_smoke.ipynb #19338a98
+# %% ../../nbs/03_smoke.ipynb #7f3a5e39
 GENERIC_ERROR = "An exception occurred in the request. See the logs for details."  # UbiOps' words
 
 
@@ -48,7 +48,7 @@ def _runner(package_dir: str, task_file: str, result_file: str):
 
     try:
         spec = importlib.util.spec_from_file_location("deployment", os.path.join(package_dir, "deployment.py"))
-        module = importlib.util.module_from_spec(spec)
+        module = sys.modules["deployment"] = importlib.util.module_from_spec(spec)  # as `import deployment` would
         spec.loader.exec_module(module)
         if task["mode"] == "inspect":
             cls = getattr(module, "Deployment", None)
