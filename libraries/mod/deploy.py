@@ -5,12 +5,13 @@
 # %% auto #0
 __all__ = ['spec_diff', 'next_version', 'Step', 'Deploy', 'run_steps', 'deploy', 'deploy_cli']
 
-# %% ../../nbs/15_deploy.ipynb #ddd5edff
+# %% ../../nbs/15_deploy.ipynb #0df75eca
 import json
 import os
 import re
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -46,7 +47,7 @@ def next_version(name: str, existing) -> str:
     numbers = [int(m[1]) for v in existing if (m := re.fullmatch(re.escape(prefix) + r"(\d+)", v))]
     return f"{prefix}{max(numbers, default=0) + 1}"
 
-# %% ../../nbs/15_deploy.ipynb #ee896b8c
+# %% ../../nbs/15_deploy.ipynb #e1d643cf
 @dataclass
 class Step:
     phase: str  # setup, upload, build or smoke: the times are added up per phase
@@ -75,6 +76,7 @@ class Deploy:
         self.target, self.cfg, self.pkg, self.timeout, self.progress = target, cfg, pkg, timeout, progress
         self.api, self.project, self.deployment = target.api, target.project, cfg.deployment_name
         self.version = self.revision = self.result = self.env = self.tag = None
+        self.new_tag = False
 
     def plan(self, overwrite: bool = False, new_version: bool = False) -> list:
         if overwrite and new_version:
@@ -109,7 +111,7 @@ def create_deployment(self: Deploy):
         "name": self.deployment, "description": self.cfg.deployment_description,
         "labels": self.cfg.deployment_labels, **self.pkg.input_spec.to_dict(), **self.pkg.output_spec.to_dict()})
 
-# %% ../../nbs/15_deploy.ipynb #7987b170
+# %% ../../nbs/15_deploy.ipynb #306f0cbb
 @patch
 def _environment(self: Deploy) -> list:
     if self.cfg.environment_name:  # the user's own environment, used as is
@@ -123,7 +125,8 @@ def _environment(self: Deploy) -> list:
     env = _missing(self.api.environments_get, self.project, self.env)
     tag = env and _missing(self.api.environment_tags_get, self.project, self.env, self.tag)
     steps = [] if env else [Step("setup", f"create environment {self.env} on {base}", self.create_environment)]
-    if tag is None:
+    if tag is None or tag.status == "pending":  # pending: created, never built (an interrupted deploy)
+        self.new_tag = tag is None
         return steps + [Step("setup", f"build environment {self.env} tag {self.tag} from requirements.txt "
                              f"({len(self.pkg.requirements.split())} pins)", self.build_environment)]
     if tag.status == "failed":
@@ -142,9 +145,13 @@ def create_environment(self: Deploy):
 
 @patch
 def build_environment(self: Deploy):
+    "Create the tag and upload the requirements as the CLI does: a zip with `environment_package/requirements.txt`."
+    if self.new_tag:
+        self.api.environment_tags_create(self.project, self.env, {"name": self.tag})
     with tempfile.TemporaryDirectory() as tmp:  # the client uploads a file by its path
-        path = Path(tmp) / "requirements.txt"
-        path.write_text(self.pkg.requirements)
+        path = Path(tmp) / f"{self.env}_{self.tag}.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(zipfile.ZipInfo("environment_package/requirements.txt"), self.pkg.requirements)
         self.api.environment_tags_build(self.project, self.env, self.tag, file=str(path),
                                         base_environment_name=self.cfg.environment)
     self.wait_environment()

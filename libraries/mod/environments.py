@@ -77,7 +77,7 @@ def installed_mismatches(pins: dict) -> list:
             out.append(f"{name}=={wanted} (installed: {have})")
     return out
 
-# %% ../../nbs/10_environments.ipynb #3e9fdf2c
+# %% ../../nbs/10_environments.ipynb #2f314165
 class Environments:
     "System environments plus a project's explicit environments and their tags, kept in the `Store`."
 
@@ -156,6 +156,19 @@ class Environments:
         if not found:
             raise NotFound("Environment tag was not found")
         return found[0]
+
+    def create_tag(self, project: str, environment: str, body: dict) -> dict:
+        "Create an empty tag (status `pending`) from an `EnvironmentTagCreate` body; the official CLI does this before a build."
+        if self.get(project, environment)["system"]:
+            raise InputError(f"'{environment}' is a system environment; create tags on an environment you created.")
+        tag = body.get("name")
+        if not isinstance(tag, str) or not 1 <= len(tag) <= 128:
+            raise InputError(f"Tag name {tag!r} is not allowed: use 1-128 characters.")
+        if any(t["name"] == tag for t in self.tags(project, environment)):
+            raise Conflict(f"Environment '{environment}' already has a tag named '{tag}'.")
+        self.store.execute("INSERT INTO environment_tags VALUES (?, ?, ?, ?, 'pending', '', NULL, NULL, '', ?)",
+                           (project, environment, tag, str(uuid.uuid4()), utcnow()))
+        return self.tag(project, environment, tag)
 
     def build_tag(self, project: str, environment: str, tag: str, requirements: str,
                   base_name: str = None, base_tag: str = None) -> dict:

@@ -6,8 +6,8 @@
 __all__ = ['router', 'P', 'D', 'V', 'MAX_UPLOAD', 'E', 'deployments_create', 'deployments_update', 'deployments_delete',
            'versions_create', 'versions_update', 'versions_delete', 'zip_path', 'build_problem', 'revisions_upload',
            'revisions_download', 'environments_list', 'environments_create', 'environments_get',
-           'environment_tags_list', 'environment_tags_get', 'requirements_text', 'environment_tags_build', 'user_get',
-           'logs_list']
+           'environment_tags_list', 'environment_tags_create', 'environment_tags_get', 'requirements_text',
+           'environment_tags_build', 'user_get', 'logs_list']
 
 # %% ../../nbs/11_manage.ipynb #f76d925c
 import asyncio
@@ -182,7 +182,7 @@ def revisions_download(request: Request, project_name: str, deployment_name: str
         raise NotFound("Revision file was not found")
     return FileResponse(path, media_type="application/zip", filename=f"{deployment_name}-{version}-{revision_id}.zip")
 
-# %% ../../nbs/11_manage.ipynb #16a947a8
+# %% ../../nbs/11_manage.ipynb #70b6a1ec
 E = P + "/environments/{environment_name}"
 
 
@@ -204,6 +204,11 @@ def environments_get(request: Request, project_name: str, environment_name: str)
 @router.get(E + "/tags")
 def environment_tags_list(request: Request, project_name: str, environment_name: str):
     return request.app.state.environments.tags(_project(request, project_name), environment_name)
+
+
+@router.post(E + "/tags", status_code=201)
+def environment_tags_create(request: Request, project_name: str, environment_name: str, body: dict):
+    return request.app.state.environments.create_tag(_project(request, project_name), environment_name, body)
 
 
 @router.get(E + "/tags/{tag_name}")
