@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+import ubiops
 
 from mod.store import Store
 from serve_support import FIXTURES, api, prepare, settings, wait_done, zip_folder
@@ -92,6 +93,21 @@ def test_timeout_outside_the_contract_range_is_a_400(faults):
         r = httpx.post(f"{url}/v2.1/projects/local/deployments/faults/requests?timeout=5", content="x",
                        headers={"Authorization": f"Token {token}", "Content-Type": "text/plain"})
         assert (r.status_code, r.json()) == (400, {"error": "timeout is 5; allowed: 10 to 3600 seconds."})
+
+
+def test_streaming_request_yields_the_partial_results_then_the_answer(faults):
+    data, token = faults
+    with running_server(settings(data)) as url:
+        client, core = api(url, token)
+        parts = list(ubiops.utils.stream_deployment_request(client, "local", "faults", data="stream:a,b,c",
+                                                            full_response=True))
+        assert parts[:3] == ["a", "b", "c"]
+        assert (parts[3].status, parts[3].result.endswith(":stream:a,b,c")) == ("completed", True)
+        with pytest.raises(ubiops.UbiOpsException, match="crashed"):  # a failed request raises in the client
+            list(ubiops.utils.stream_deployment_request(client, "local", "faults", data="exit"))
+        r = httpx.post(f"{url}/v2.1/projects/local/deployments/faults/requests/stream", json={"not": "text"},
+                       headers={"Authorization": f"Token {token}"})
+        assert (r.status_code, r.json()["error"][:30]) == (400, "Input must be plain text (a st")
 
 
 def test_non_json_output_fails_with_how_to_fix(faults):

@@ -49,7 +49,7 @@ def _worker_env() -> dict:
         env.setdefault(var, "1")
     return env
 
-# %% ../../nbs/07c_instances.ipynb #ae5dd9a3
+# %% ../../nbs/07c_instances.ipynb #4ff951f8
 class Worker:
     "One instance: a worker process that loaded the deployment once."
 
@@ -77,30 +77,36 @@ class Worker:
         w.methods = value
         return w
 
-    async def _exchange(self, obj, timeout: float):
-        "Send `obj`; return the worker's answer, or raise `InstanceLost` when it dies or misses `timeout`."
+    async def _read(self):
+        head = await self.proc.stdout.readexactly(_HEADER.size)
+        body = await self.proc.stdout.readexactly(_HEADER.unpack(head)[0])
+        try:
+            return _PlainUnpickler(io.BytesIO(body)).load()
+        except pickle.UnpicklingError as e:
+            return "error", str(e)
+
+    async def _exchange(self, obj, timeout: float, on_update=None):
+        "Send `obj`; the worker's answer (updates before it go to `on_update`); `InstanceLost` if it dies or hangs."
         try:
             async with asyncio.timeout(timeout):  # unlike wait_for, no task per call
                 self.proc.stdin.write(_worker.encode_frame(obj))
                 await self.proc.stdin.drain()
-                head = await self.proc.stdout.readexactly(_HEADER.size)
-                body = await self.proc.stdout.readexactly(_HEADER.unpack(head)[0])
+                while (answer := await self._read())[0] == "update":
+                    if on_update is not None:
+                        on_update(answer[1])
         except (asyncio.IncompleteReadError, ConnectionError):
             code = await self.proc.wait()
             raise InstanceLost(f"The deployment instance crashed (exit code {code})") from None
         except asyncio.TimeoutError:
             await self.kill()
             raise InstanceLost(f"timed out after {timeout:g} s") from None
-        try:
-            return _PlainUnpickler(io.BytesIO(body)).load()
-        except pickle.UnpicklingError as e:
-            return "error", str(e)
+        return answer
 
-    async def call(self, data, context: dict, many: bool, timeout: float):
+    async def call(self, data, context: dict, many: bool, timeout: float, on_update=None):
         "`('ok', result)` or `('error', public message)`; `InstanceLost` when the worker crashed or hung."
         self.busy = True
         try:
-            return await self._exchange((data, context, many), timeout)
+            return await self._exchange((data, context, many), timeout, on_update)
         finally:
             self.busy = False
 
@@ -119,7 +125,7 @@ class Worker:
                 pass
         await self.kill()
 
-# %% ../../nbs/07c_instances.ipynb #4e1d64cc
+# %% ../../nbs/07c_instances.ipynb #05160aa7
 class Pool:
     "The live instances of one version revision."
 
@@ -148,7 +154,7 @@ class Pool:
         for w in started:
             self.idle.put_nowait(w)
 
-    async def run(self, data, context: dict, many: bool, timeout: float):
+    async def run(self, data, context: dict, many: bool, timeout: float, on_update=None):
         "Answer on an idle instance: `(kind, value, cwd)` with kind 'ok' or 'error'; `InstanceLost` if it crashed or hung."
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -165,7 +171,7 @@ class Pool:
         else:
             worker = self.idle.get_nowait()
         try:
-            out = await worker.call(data, context, many, max(deadline - loop.time(), 0.001))
+            out = await worker.call(data, context, many, max(deadline - loop.time(), 0.001), on_update)
         except InstanceLost as e:
             self._replace(worker)
             reason = e.public_error_message

@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['MAX_BODY', 'MAX_BATCH', 'DIRECT_TIMEOUT', 'BATCH_TIMEOUT', 'log', 'SCHEMA', 'router', 'D', 'check_timeout',
            'decode_body', 'check_input', 'execute', 'detail', 'BatchRunner', 'deployment_requests_create',
-           'deployment_version_requests_create', 'batch_deployment_requests_create',
-           'batch_deployment_version_requests_create', 'deployment_requests_batch_get',
-           'deployment_version_requests_batch_get', 'deployment_requests_get', 'deployment_version_requests_get',
-           'health', 'lifespan']
+           'deployment_version_requests_create', 'deployment_requests_stream', 'deployment_version_requests_stream',
+           'batch_deployment_requests_create', 'batch_deployment_version_requests_create',
+           'deployment_requests_batch_get', 'deployment_version_requests_batch_get', 'deployment_requests_get',
+           'deployment_version_requests_get', 'health', 'lifespan']
 
-# %% ../../nbs/07e_requests.ipynb #61cbec75
+# %% ../../nbs/07e_requests.ipynb #52096679
 import asyncio
 import json
 import logging
@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta, timezone
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from prcvd.errors import DeploymentError, InputError, OutputError
 from .files import localise, publish_outputs
@@ -69,7 +69,7 @@ def check_input(data, spec) -> bool:
         spec.check(item)
     return many
 
-# %% ../../nbs/07e_requests.ipynb #09fee776
+# %% ../../nbs/07e_requests.ipynb #0f6150e6
 log = logging.getLogger("mod.requests")
 
 
@@ -81,14 +81,14 @@ def _check_output(spec, result, many: bool):
 
 
 async def execute(app, request_id: str, key: tuple, data, many: bool, timeout: float, mode: str,
-                  output_spec) -> dict:
+                  output_spec, on_update=None) -> dict:
     "Answer `data` (file fields already local) on version `key`: status, success, result, error_message."
     started = time.perf_counter()
     project, deployment, version = key
     try:
         pool = app.state.instances.pool(*key)
         kind, value, cwd = await pool.run(data, {"id": request_id, "request_mode": mode, "user_id": ""}, many,
-                                          timeout)
+                                          timeout, on_update)
         if kind == "ok":
             _check_output(output_spec, value, many)
             value = publish_outputs(app.state.files, value, output_spec, request_id, cwd, many)
@@ -231,7 +231,7 @@ class BatchRunner:
         for task in self.tasks:
             task.cancel()
 
-# %% ../../nbs/07e_requests.ipynb #de8cfca5
+# %% ../../nbs/07e_requests.ipynb #4c11a8bb
 router = APIRouter()
 D = "/projects/{project_name}/deployments/{deployment_name}"
 
@@ -245,7 +245,8 @@ def _version(request: Request, project: str, deployment: str, version) -> tuple:
                                                                            version)
 
 
-async def _direct(request: Request, project, deployment, version, timeout):
+async def _direct(request: Request, project, deployment, version, timeout, on_update=None) -> dict:
+    "Check, run and keep one direct request; the response body."
     app = request.app
     key = _version(request, project, deployment, version)
     timeout = check_timeout(timeout, (app.state.settings.request_timeout, *DIRECT_TIMEOUT[1:]))
@@ -255,11 +256,36 @@ async def _direct(request: Request, project, deployment, version, timeout):
     local = localise(app.state.files, data, input_spec, many)
     app.state.instances.pool(*key)  # 409 when the version has no instances, before anything runs
     request_id = str(uuid.uuid4())
-    outcome = await execute(app, request_id, key, local, many, timeout, "direct", output_spec)
+    if on_update is not None:
+        on_update(None)  # the input is accepted: from here on the answer is a stream
+    outcome = await execute(app, request_id, key, local, many, timeout, "direct", output_spec, on_update)
     settings = app.state.registry.version_settings(*key)
     if settings["request_retention_mode"] != "none":
         _insert(app.state.store, [_row(request_id, key, "direct", timeout, settings, data, outcome)])
-    return _json({"id": request_id, "deployment": deployment, "version": key[2], **outcome, "timeout": timeout})
+    return {"id": request_id, "deployment": deployment, "version": key[2], **outcome, "timeout": timeout}
+
+
+async def _stream(request: Request, project, deployment, version, timeout):
+    """`/requests/stream`: partial results (`context["streaming_update"]`) as `data:` lines, then the answer's JSON.
+    Bad input is still a plain 400, since the stream starts only once the input is accepted."""
+    updates = asyncio.Queue()
+
+    async def run():
+        try:
+            return await _direct(request, project, deployment, version, timeout, updates.put_nowait)
+        finally:
+            updates.put_nowait(StopAsyncIteration)
+
+    task = asyncio.get_running_loop().create_task(run())
+    if await updates.get() is StopAsyncIteration:  # refused before it started: the error as usual
+        await task
+
+    async def events():
+        while (text := await updates.get()) is not StopAsyncIteration:
+            yield "".join(f"data:{line}\n" for line in text.split("\n")) + "\n"
+        yield json.dumps(await task) + "\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
 
 
 async def _batch(request: Request, project, deployment, version, timeout):
@@ -314,13 +340,24 @@ async def _collect(request: Request, project, deployment, version):
 
 @router.post(D + "/requests")
 async def deployment_requests_create(request: Request, project_name: str, deployment_name: str, timeout: int = None):
-    return await _direct(request, project_name, deployment_name, None, timeout)
+    return _json(await _direct(request, project_name, deployment_name, None, timeout))
 
 
 @router.post(D + "/versions/{version}/requests")
 async def deployment_version_requests_create(request: Request, project_name: str, deployment_name: str,
                                              version: str, timeout: int = None):
-    return await _direct(request, project_name, deployment_name, version, timeout)
+    return _json(await _direct(request, project_name, deployment_name, version, timeout))
+
+
+@router.post(D + "/requests/stream")
+async def deployment_requests_stream(request: Request, project_name: str, deployment_name: str, timeout: int = None):
+    return await _stream(request, project_name, deployment_name, None, timeout)
+
+
+@router.post(D + "/versions/{version}/requests/stream")
+async def deployment_version_requests_stream(request: Request, project_name: str, deployment_name: str,
+                                             version: str, timeout: int = None):
+    return await _stream(request, project_name, deployment_name, version, timeout)
 
 
 @router.post(D + "/requests/batch", status_code=201)

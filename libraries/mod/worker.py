@@ -76,14 +76,21 @@ class Hosted:
         out = self._call(self.requests, [data], context)
         return out[0] if isinstance(out, list) and len(out) == 1 else out
 
-# %% ../../nbs/07b_worker.ipynb #a045a189
+# %% ../../nbs/07b_worker.ipynb #301497ab
 def _init_error(e: BaseException) -> str:
     msg = getattr(e, "public_error_message", None)
     return msg if isinstance(msg, str) and msg else f"{type(e).__name__}: {e}"
 
 
-def _answer(hosted: Hosted, frame) -> bytes:
+def _send(out, obj):
+    out.write(encode_frame(obj))
+    out.flush()
+
+
+def _answer(hosted: Hosted, frame, out) -> bytes:
     data, context, many = frame
+    # UbiOps' streaming hook: each call sends a partial result ahead of the answer
+    context = {**context, "streaming_update": lambda text: _send(out, ("update", str(text)))}
     try:
         result = hosted(data, context, many)
     except Exception as e:
@@ -115,7 +122,7 @@ def main(package_dir: str):
     proto_out.write(encode_frame(("ready", hosted.methods)))
     proto_out.flush()
     while (frame := read_frame(proto_in)) is not None:
-        proto_out.write(_answer(hosted, frame))
+        proto_out.write(_answer(hosted, frame, proto_out))
         proto_out.flush()
     return 0
 
