@@ -77,7 +77,7 @@ def installed_mismatches(pins: dict) -> list:
             out.append(f"{name}=={wanted} (installed: {have})")
     return out
 
-# %% ../../nbs/10_environments.ipynb #2f314165
+# %% ../../nbs/10_environments.ipynb #3cc7dab9
 class Environments:
     "System environments plus a project's explicit environments and their tags, kept in the `Store`."
 
@@ -194,9 +194,11 @@ class Environments:
                     f"`requirements`) or use the base environment python{SERVER_PYTHON.replace('.', '-')}.")
         except InputError as e:
             status, error = "failed", e.public_error_message
+        old = self.store.one("SELECT id, creation_date FROM environment_tags WHERE project = ? AND environment = ? "
+                             "AND name = ?", (project, environment, tag)) or {}  # a created tag keeps its id
         self.store.execute("INSERT OR REPLACE INTO environment_tags VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", (
-            project, environment, tag, str(uuid.uuid4()), status, error, base, base_tag or SYSTEM_TAG, requirements,
-            utcnow()))
+            project, environment, tag, old.get("id") or str(uuid.uuid4()), status, error, base,
+            base_tag or SYSTEM_TAG, requirements, old.get("creation_date") or utcnow()))
         self.store.execute("UPDATE environments SET last_updated = ? WHERE project = ? AND name = ?",
                            (utcnow(), project, environment))
         return self.tag(project, environment, tag)
