@@ -205,7 +205,7 @@ def update_version(self: Deploy):
     body = {k: v for k, v in self.version_body().items() if k != "version"}
     self.api.deployment_versions_update(self.project, self.deployment, self.version, body)
 
-# %% ../../nbs/15_deploy.ipynb #20407b53
+# %% ../../nbs/15_deploy.ipynb #3cc2bf4b
 @patch
 def upload(self: Deploy):
     r = self.api.revisions_file_upload(self.project, self.deployment, self.version, file=str(self.pkg.path),
@@ -247,7 +247,9 @@ def build(self: Deploy):
     except StatusError:
         rev = self.api.revisions_get(self.project, self.deployment, revision_id=self.revision, version=self.version)
         raise DeployError(f"The build of {self.deployment} version {self.version} failed "
-                          f"(revision {self.revision}):\n  {rev.error_message}\nlogs:\n{self._logs()}") from None
+                          f"(revision {self.revision}):\n  {rev.error_message}\nlogs:\n{self._logs()}\n"
+                          f"Fix it (`make smoke` runs the package locally), then deploy again; a version that was "
+                          f"serving before keeps its earlier revision.") from None
     except ubiops.ApiException as e:
         raise DeployError(f"Waiting for the build failed ({e.status}: {api_message(e)}).") from None
     v = self.api.deployment_versions_get(self.project, self.deployment, self.version)
