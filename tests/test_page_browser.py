@@ -108,7 +108,7 @@ def test_a_text_file_shows_the_deployments_error(page, server, tmp_path):
     assert error.inner_text() == ("The deployment failed: File is not an image Pillow can read; send a JPEG, PNG, "
                                   "WebP, BMP, GIF or TIFF.")
     assert json.loads(page.inner_text("#json"))["status"] == "failed"
-    assert page.locator("#box").is_hidden()
+    assert page.locator("#box").is_hidden() and page.locator("#picture").is_hidden()  # not a broken-image icon
 
 
 def test_docs_show_each_deployments_request_schema(page, server):

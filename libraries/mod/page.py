@@ -59,8 +59,9 @@ HTML = """<!doctype html>
 </html>
 """
 
-# %% ../../nbs/13_page.ipynb #002f2870
+# %% ../../nbs/13_page.ipynb #8c940e31
 CSS = """
+[hidden] { display: none !important; }  /* else `display: block` below would show a hidden picture */
 body { font: 16px/1.5 system-ui, sans-serif; margin: 0; color: #1b1b1b; background: #fafafa; }
 main { max-width: 44rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
 form { display: grid; gap: .35rem; margin: 1.25rem 0; }
@@ -81,7 +82,8 @@ figure { margin: 0; }
 #picture { display: block; max-width: 100%; height: auto; }
 #box { position: absolute; border: 3px solid #00e676; box-shadow: 0 0 0 1px #000; box-sizing: border-box;
        pointer-events: none; }
-pre { background: #fff; border: 1px solid #ddd; padding: .75rem; overflow: auto; }
+pre { background: #fff; border: 1px solid #ddd; padding: .75rem; overflow: auto; white-space: pre-wrap;
+      overflow-wrap: anywhere; }
 """
 
 # %% ../../nbs/13_page.ipynb #9c9448e3
