@@ -5,7 +5,7 @@ On the same portraits (scikit-image's astronaut, camera, coffee and chelsea, in 
 2. the server as `mod serve` runs it (uvicorn, token auth, 2 worker instances, SQLite request log), in its own
    process, called over HTTP/1.1 keep-alive connections with `ubiops-file://` URIs uploaded beforehand;
 3. a plain Flask 3.1 app calling the same `Deployment` inside its own (threaded) process, the seeds' pattern.
-Latency at concurrency 1 is measured interleaved in blocks, so drift on a shared machine hits all three alike.
+Every phase runs in rounds of blocks, interleaved, so drift on a shared machine hits all of them alike.
 Every run is bounded: a fixed number of requests per phase and a time cap.
 
 Targets: server p50 at concurrency 1 within 2 ms of in-process; server throughput at concurrency 8 with 2 workers
@@ -184,36 +184,35 @@ def main():
         make_flask = lambda: Http(flask_port, "/predict", {})  # noqa: E731
 
         block = 4 * len(PICTURES)
-        c1 = {k: ([[] for _ in PICTURES], 0.0) for k in ("in-process", "server", "flask")}
-        for _ in range(max(1, args.requests // block)):  # interleaved blocks at concurrency 1
-            c1["in-process"] = merge(c1["in-process"], run_load(in_process, local_bodies, 1, block, args.seconds))
-            c1["server"] = merge(c1["server"], run_load(make_server, server_bodies, 1, block, args.seconds))
-            c1["flask"] = merge(c1["flask"], run_load(make_flask, flask_bodies, 1, block, args.seconds))
-        c8 = {"server": run_load(make_server, server_bodies, 8, args.requests * 2, args.seconds),
-              "flask": run_load(make_flask, flask_bodies, 8, args.requests * 2, args.seconds)}
+        phases = {"in-process, c=1": (in_process, local_bodies, 1), "server, c=1": (make_server, server_bodies, 1),
+                  "flask, c=1": (make_flask, flask_bodies, 1),
+                  "server, c=8, 2 workers": (make_server, server_bodies, 8), "flask, c=8": (make_flask, flask_bodies, 8)}
+        runs = {k: ([[] for _ in PICTURES], 0.0) for k in phases}
+        for _ in range(max(1, args.requests // block)):  # rounds of every phase, so drift hits all alike
+            for label, (make, bodies, concurrency) in phases.items():
+                n = block * (2 if concurrency > 1 else 1)
+                runs[label] = merge(runs[label], run_load(make, bodies, concurrency, n, args.seconds))
     finally:
         server.terminate()
         flask.terminate()
         server.wait(60)
         flask.wait(30)
 
-    f1 = {k: figures(*v) for k, v in c1.items()}
-    f8 = {k: figures(*v) for k, v in c8.items()}
-    base = f1["in-process"]
+    f = {k: figures(*v) for k, v in runs.items()}
+    base, server1, flask1 = f["in-process, c=1"], f["server, c=1"], f["flask, c=1"]
     print(f"portraits: {', '.join(PICTURES)}; per-picture in-process p50 "
           + ", ".join(f"{x:.1f}" for x in base["per_picture_p50"]) + " ms")
     print(f"{'':28}{'n':>5}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>8}")
-    for label, f in [("in-process, c=1", base), ("server, c=1", f1["server"]), ("flask, c=1", f1["flask"]),
-                     ("server, c=8, 2 workers", f8["server"]), ("flask, c=8", f8["flask"])]:
-        print(f"{label:28}{f['n']:>5}{f['p50']:>9.2f}{f['p99']:>9.2f}{f['rps']:>8.1f}")
-    overhead = statistics.mean(s - b for s, b in zip(f1["server"]["per_picture_p50"], base["per_picture_p50"]))
-    flask_overhead = statistics.mean(s - b for s, b in zip(f1["flask"]["per_picture_p50"], base["per_picture_p50"]))
-    ratio = f8["server"]["rps"] / (2 * base["rps"])
-    print(f"server p50 overhead at c=1: {f1['server']['p50'] - base['p50']:+.2f} ms on the mix, {overhead:+.2f} ms "
+    for label, x in f.items():
+        print(f"{label:28}{x['n']:>5}{x['p50']:>9.2f}{x['p99']:>9.2f}{x['rps']:>8.1f}")
+    overhead = statistics.mean(s - b for s, b in zip(server1["per_picture_p50"], base["per_picture_p50"]))
+    flask_overhead = statistics.mean(s - b for s, b in zip(flask1["per_picture_p50"], base["per_picture_p50"]))
+    ratio = f["server, c=8, 2 workers"]["rps"] / (2 * base["rps"])
+    print(f"server p50 overhead at c=1: {server1['p50'] - base['p50']:+.2f} ms on the mix, {overhead:+.2f} ms "
           f"per picture (target within 2 ms); flask: {flask_overhead:+.2f} ms per picture")
     print(f"server throughput at c=8 / (2 x in-process): {ratio:.2f} (target >= 0.90); "
-          f"flask at c=8 / in-process: {f8['flask']['rps'] / base['rps']:.2f}")
-
+          f"flask at c=8 / in-process: {f['flask, c=8']['rps'] / base['rps']:.2f}")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} CPUs; other work skews all)")
 
 if __name__ == "__main__":
     main()

@@ -125,10 +125,10 @@ def revisions_get(request: Request, project_name: str, deployment_name: str, ver
     return request.app.state.registry.get_revision(_project(request, project_name), deployment_name, version,
                                                    revision_id)
 
-# %% ../../nbs/06_serve.ipynb #0bfcbf85
+# %% ../../nbs/06_serve.ipynb #54829c56
 # Each module here may expose `router` (its routes get the token check), `public_router` (no token) and
 # `lifespan(app)` (entered in this order at start-up, left in reverse at shutdown).
-ROUTER_MODULES = ("mod.auth", "mod.files", "mod.instances", "mod.requests", "mod.manage")
+ROUTER_MODULES = ("mod.auth", "mod.files", "mod.instances", "mod.requests", "mod.request_api", "mod.manage")
 # These modules' routers are served at the root, outside the prefixes and without auth: the page and the API docs.
 ROOT_ROUTER_MODULES = ("mod.openapi", "mod.page")
 PREFIXES = ("/v2.1", "/v2")
