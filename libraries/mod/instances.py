@@ -221,7 +221,7 @@ class Pool:
                 "workers": [{"process_id": w.process_id, "pid": w.proc.pid, "state": "busy" if w.busy else "idle"}
                             for w in sorted(self.workers.values(), key=lambda w: w.process_id)]}
 
-# %% ../../nbs/07c_instances.ipynb #bb2e60e9
+# %% ../../nbs/07c_instances.ipynb #4ade6415
 def instance_count(settings: dict, workers: int = 0) -> int:
     "How many instances a version with UbiOps `settings` gets."
     if workers:
@@ -275,6 +275,8 @@ class Instances:
             except BuildError as e:
                 log.error("build of %s revision %s failed: %s", "/".join(key), revision_id, e)
                 self.registry.finish_revision(revision_id, ok=False, error_message=e.public_error_message)
+                if key not in self.pools:
+                    self.errors[key] = f"its build failed ({e.public_error_message})"
             else:
                 self.registry.finish_revision(revision_id, ok=True, **pool.methods)
                 await self._swap(key, pool)
