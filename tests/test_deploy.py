@@ -116,6 +116,7 @@ def test_dry_run_changes_nothing(first, env, package, capsys):
     d = run(package, new_version=True, dry_run=True)
     out = capsys.readouterr().out
     assert "create version v2" in out and "Dry run: nothing was changed." in out and d.revision is None
+    assert main(["deploy", "--config", str(CONFIG), "--package", str(package), "--new-version", "--dry-run"]) == 0
     assert state(env) == before
 
 
