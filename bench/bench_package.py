@@ -13,6 +13,7 @@ Run from the checkout: .venv/bin/python bench/bench_package.py [--runs 5]. It ru
 """
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -26,23 +27,18 @@ BIN = Path(sys.executable).parent
 UNPICKLE_IMPORTS = "import sklearn.calibration, sklearn.pipeline, sklearn.preprocessing, sklearn.svm"
 
 
-def wall(cmd, runs: int, **kw) -> float:
-    "Median wall time in seconds of `runs` runs of `cmd`."
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT, **kw)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def make_package(runs: int):
     if not (ROOT / "deployment_package" / "model1.pkl").is_file():
         sys.exit("deployment_package/model1.pkl is missing: run `make train` first (this benchmark never trains).")
-    total = wall(["make", "-s", "package"], runs)
-    export = wall(["make", "-s", "export"], runs)
-    after = wall([BIN / "mod", "package"], runs)
-    floor = wall([sys.executable, "-c", UNPICKLE_IMPORTS], runs)
+    cases = {"whole": ["make", "-s", "package"], "export": ["make", "-s", "export"], "after": [BIN / "mod", "package"],
+             "floor": [sys.executable, "-c", UNPICKLE_IMPORTS]}
+    times = {k: [] for k in cases}
+    for _ in range(runs):  # interleaved, so drift on a shared machine hits every case alike
+        for name, cmd in cases.items():
+            t = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
+            times[name].append(time.perf_counter() - t)
+    total, export, after, floor = (statistics.median(times[k]) for k in cases)
     print(f"make package   whole target {total:5.2f} s | export step {export:5.2f} s | after export (mod package) "
           f"{after:5.2f} s (target <= 2 s) | floor: imports to unpickle the model {floor:5.2f} s  [median of {runs}]")
     record = json.loads((ROOT / "deployment_package.build.json").read_text())
@@ -58,15 +54,15 @@ def zippers(runs: int):
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        copies = []
-        for i in (1, 2):  # two fresh copies of exactly the package's files: new file times, same bytes
+        copies, files = [], package_files(ROOT / "deployment_package")
+        for i in (0, 1):  # two fresh copies of exactly the package's files: same bytes, other file times
             dst = tmp / f"copy{i}" / "deployment_package"
-            files = package_files(ROOT / "deployment_package")
             for rel in files:
                 (dst / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(ROOT / "deployment_package" / rel, dst / rel)
+                stamp = time.time() + i * 3600  # the second copy as if checked out an hour later
+                os.utime(dst / rel, (stamp, stamp))
             copies.append(dst)
-            time.sleep(1.1)  # zip times have a 2 s resolution: make the copies' times differ
 
         def ours(folder, out):
             write_zip(folder, package_files(folder), out)
@@ -92,5 +88,8 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5)
     a = ap.parse_args()
+    print(f"machine        {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start (others' work "
+          f"slows every figure)")
     make_package(a.runs)
     zippers(a.runs)
+    print(f"machine        load average {os.getloadavg()[0]:.2f} at the end")
