@@ -125,7 +125,7 @@ class Worker:
                 pass
         await self.kill()
 
-# %% ../../nbs/07c_instances.ipynb #05160aa7
+# %% ../../nbs/07c_instances.ipynb #3964e953
 class Pool:
     "The live instances of one version revision."
 
@@ -170,6 +170,9 @@ class Pool:
                 self.waiting -= 1
         else:
             worker = self.idle.get_nowait()
+        if worker is None:  # see `stop`
+            raise InstanceLost(f"The instances of {self.name} were stopped while the request waited for one; "
+                               "send it again.")
         try:
             out = await worker.call(data, context, many, max(deadline - loop.time(), 0.001), on_update)
         except InstanceLost as e:
@@ -210,9 +213,12 @@ class Pool:
         end = loop.time() + grace
         while (self.waiting or any(w.busy for w in self.workers.values())) and loop.time() < end:
             await asyncio.sleep(0.05)
+        for _ in range(self.waiting):  # still queued after `grace`: wake them to fail, not to wait for nothing
+            self.idle.put_nowait(None)
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*(w.stop() for w in list(self.workers.values())), return_exceptions=True)
+        await asyncio.gather(*(w.stop(0 if w.busy else 5) for w in list(self.workers.values())),
+                             return_exceptions=True)
         self.workers.clear()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
