@@ -9,13 +9,14 @@ __all__ = ['router', 'D', 'deployment_requests_create', 'deployment_version_requ
            'deployment_version_requests_batch_get', 'deployment_requests_get', 'deployment_version_requests_get',
            'health']
 
-# %% ../../nbs/07g_request_api.ipynb #930d24a4
+# %% ../../nbs/07g_request_api.ipynb #4a5b839f
 import asyncio
 import json
 import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from prcvd.errors import DeploymentError, InputError
 from .files import localise
@@ -24,13 +25,13 @@ from .requests import (BATCH_TIMEOUT, DIRECT_TIMEOUT, MAX_BATCH, check_input, ch
                           detail, execute, insert_requests, request_row)
 from .serve import _project
 
-# %% ../../nbs/07g_request_api.ipynb #9cebf192
+# %% ../../nbs/07g_request_api.ipynb #87300921
 router = APIRouter()
 D = "/projects/{project_name}/deployments/{deployment_name}"
 
 
-def _json(obj, status: int = 200) -> Response:
-    return Response(json.dumps(obj), status_code=status, media_type="application/json")
+def _json(obj, status: int = 200, background=None) -> Response:
+    return Response(json.dumps(obj), status_code=status, media_type="application/json", background=background)
 
 
 def _version(request: Request, project: str, deployment: str, version) -> tuple:
@@ -38,8 +39,8 @@ def _version(request: Request, project: str, deployment: str, version) -> tuple:
                                                                            version)
 
 
-async def _direct(request: Request, project, deployment, version, timeout, on_update=None) -> dict:
-    "Check, run and keep one direct request; the response body."
+async def _direct(request: Request, project, deployment, version, timeout, on_update=None) -> tuple:
+    "Check and run one direct request: the response body, and the task that keeps the request."
     app = request.app
     key = _version(request, project, deployment, version)
     timeout = check_timeout(timeout, (app.state.settings.request_timeout, *DIRECT_TIMEOUT[1:]))
@@ -52,10 +53,15 @@ async def _direct(request: Request, project, deployment, version, timeout, on_up
     if on_update is not None:
         on_update(None)  # the input is accepted: from here on the answer is a stream
     outcome = await execute(app, request_id, key, local, many, timeout, "direct", output_spec, on_update)
+    body = {"id": request_id, "deployment": deployment, "version": key[2], **outcome, "timeout": timeout}
+    return body, BackgroundTask(_keep, app, request_id, key, timeout, data, outcome)
+
+
+async def _keep(app, request_id: str, key: tuple, timeout: int, data, outcome: dict):
+    "Store an answered direct request, as its retention mode says; it runs once the response is sent."
     settings = app.state.registry.version_settings(*key)
     if settings["request_retention_mode"] != "none":
         insert_requests(app.state.store, [request_row(request_id, key, "direct", timeout, settings, data, outcome)])
-    return {"id": request_id, "deployment": deployment, "version": key[2], **outcome, "timeout": timeout}
 
 
 async def _stream(request: Request, project, deployment, version, timeout):
@@ -76,7 +82,9 @@ async def _stream(request: Request, project, deployment, version, timeout):
     async def events():
         while (text := await updates.get()) is not StopAsyncIteration:
             yield "".join(f"data:{line}\n" for line in text.split("\n")) + "\n"
-        yield json.dumps(await task) + "\n"
+        body, keep = await task
+        await keep()
+        yield json.dumps(body) + "\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
@@ -133,13 +141,15 @@ async def _collect(request: Request, project, deployment, version):
 
 @router.post(D + "/requests")
 async def deployment_requests_create(request: Request, project_name: str, deployment_name: str, timeout: int = None):
-    return _json(await _direct(request, project_name, deployment_name, None, timeout))
+    body, keep = await _direct(request, project_name, deployment_name, None, timeout)
+    return _json(body, background=keep)
 
 
 @router.post(D + "/versions/{version}/requests")
 async def deployment_version_requests_create(request: Request, project_name: str, deployment_name: str,
                                              version: str, timeout: int = None):
-    return _json(await _direct(request, project_name, deployment_name, version, timeout))
+    body, keep = await _direct(request, project_name, deployment_name, version, timeout)
+    return _json(body, background=keep)
 
 
 @router.post(D + "/requests/stream")
