@@ -5,14 +5,15 @@ On the same portraits (scikit-image's astronaut, camera, coffee and chelsea, in 
 2. the server as `mod serve` runs it (uvicorn, token auth, 2 worker instances, SQLite request log), in its own
    process, called over HTTP/1.1 keep-alive connections with `ubiops-file://` URIs uploaded beforehand;
 3. a plain Flask 3.1 app calling the same `Deployment` inside its own (threaded) process, the seeds' pattern.
-Every phase runs in rounds of blocks, interleaved, so drift on a shared machine hits all of them alike.
+At concurrency 1 the three take turns request by request, at concurrency 8 the two HTTP servers take turns in
+blocks, so drift on a shared machine hits them alike.
 Every run is bounded: a fixed number of requests per phase and a time cap.
 
 Targets: server p50 at concurrency 1 within 2 ms of in-process; server throughput at concurrency 8 with 2 workers
 >= 0.9 x 2 x in-process throughput. One BLAS/OpenMP thread everywhere (as the server's workers use), so that
 "2 x in-process" means two cores' worth of the same work.
 
-Run: .venv/bin/python bench/bench_serve.py [--requests 160] [--seconds 60]
+Run: .venv/bin/python bench/bench_serve.py [--requests 320] [--seconds 60]
 """
 import os
 
@@ -126,7 +127,7 @@ def merge(a: tuple, b: tuple) -> tuple:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--requests", type=int, default=160, help="requests per phase")
+    ap.add_argument("--requests", type=int, default=320, help="requests per phase at concurrency 1 (2x at 8)")
     ap.add_argument("--seconds", type=float, default=60, help="time cap per phase")
     args = ap.parse_args()
 
@@ -183,15 +184,24 @@ def main():
         make_server = lambda: Http(port, "/v2.1/projects/local/deployments/face-portrait/requests", auth)  # noqa
         make_flask = lambda: Http(flask_port, "/predict", {})  # noqa: E731
 
-        block = 4 * len(PICTURES)
-        phases = {"in-process, c=1": (in_process, local_bodies, 1), "server, c=1": (make_server, server_bodies, 1),
-                  "flask, c=1": (make_flask, flask_bodies, 1),
-                  "server, c=8, 2 workers": (make_server, server_bodies, 8), "flask, c=8": (make_flask, flask_bodies, 8)}
-        runs = {k: ([[] for _ in PICTURES], 0.0) for k in phases}
-        for _ in range(max(1, args.requests // block)):  # rounds of every phase, so drift hits all alike
-            for label, (make, bodies, concurrency) in phases.items():
-                n = block * (2 if concurrency > 1 else 1)
-                runs[label] = merge(runs[label], run_load(make, bodies, concurrency, n, args.seconds))
+        # Concurrency 1: one request of each kind in turn, so drift on a shared machine (large here) hits all alike.
+        single = {"in-process, c=1": (in_process(), local_bodies), "server, c=1": (make_server(), server_bodies),
+                  "flask, c=1": (make_flask(), flask_bodies)}
+        runs = {k: ([[] for _ in PICTURES], 0.0) for k in single}
+        for i in range(args.requests):
+            for label, (call, bodies) in single.items():
+                t = time.perf_counter()
+                call(bodies[i % len(bodies)])
+                runs[label][0][i % len(bodies)].append(time.perf_counter() - t)
+        for label in single:
+            runs[label] = runs[label][0], sum(map(sum, runs[label][0]))
+        # Concurrency 8: rounds of blocks.
+        block = 8 * len(PICTURES)
+        crowd = {"server, c=8, 2 workers": (make_server, server_bodies), "flask, c=8": (make_flask, flask_bodies)}
+        runs.update({k: ([[] for _ in PICTURES], 0.0) for k in crowd})
+        for _ in range(max(1, args.requests // block)):
+            for label, (make, bodies) in crowd.items():
+                runs[label] = merge(runs[label], run_load(make, bodies, 8, 2 * block, args.seconds))
     finally:
         server.terminate()
         flask.terminate()
@@ -200,8 +210,9 @@ def main():
 
     f = {k: figures(*v) for k, v in runs.items()}
     base, server1, flask1 = f["in-process, c=1"], f["server, c=1"], f["flask, c=1"]
-    print(f"portraits: {', '.join(PICTURES)}; per-picture in-process p50 "
-          + ", ".join(f"{x:.1f}" for x in base["per_picture_p50"]) + " ms")
+    print(f"per-picture p50 ms ({', '.join(PICTURES)}): " + "; ".join(
+        f"{k.split(',')[0]} " + ", ".join(f"{x:.1f}" for x in f[k]["per_picture_p50"])
+        for k in ("in-process, c=1", "server, c=1", "flask, c=1")))
     print(f"{'':28}{'n':>5}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>8}")
     for label, x in f.items():
         print(f"{label:28}{x['n']:>5}{x['p50']:>9.2f}{x['p99']:>9.2f}{x['rps']:>8.1f}")
