@@ -144,3 +144,23 @@ def test_pending_batch_requests_survive_a_restart(faults):
         done = wait_done(api(url, token)[1], "faults", ids)
     assert [r.status for r in done] == ["completed"] * 6
     assert all(r.result.endswith(":sleep:0.5") for r in done)  # `result` is deprecated in the client, still sent
+
+
+@pytest.mark.parametrize("mode, kept", [("full", ("x", True)), ("metadata", (None, False)), ("none", None)])
+def test_request_retention_mode_decides_what_is_kept(tmp_path, mode, kept):
+    from mod.registry import Registry
+    data = tmp_path / "data"
+    token = prepare(data, zip_folder(FIXTURES / "faults", tmp_path / "faults.zip"), "faults")
+    store = Store(data / "state.sqlite")
+    Registry(store, data).update_version("local", "faults", "v1", {"request_retention_mode": mode})
+    store.close()
+    with running_server(settings(data)) as url:
+        core = api(url, token)[1]
+        r = core.deployment_requests_create("local", "faults", "x")
+        if kept is None:
+            with pytest.raises(ubiops.ApiException) as e:
+                core.deployment_requests_get("local", "faults", r.id)
+            assert e.value.status == 404
+        else:
+            got = core.deployment_requests_get("local", "faults", r.id)
+            assert (got.request_data, got.result is not None) == kept and got.status == "completed"
