@@ -5,15 +5,13 @@
 # %% auto #0
 __all__ = ['log', 'THREAD_VARS', 'BuildError', 'InstanceLost', 'Worker', 'Pool', 'instance_count', 'Instances', 'lifespan']
 
-# %% ../../nbs/07c_instances.ipynb #26e27c41
+# %% ../../nbs/07c_instances.ipynb #aeec75c3
 import asyncio
-import io
 import logging
 import os
 import pickle
 import shutil
 import struct
-import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from prcvd.errors import DeploymentError
 from . import worker as _worker
 from .registry import Conflict
 
-# %% ../../nbs/07c_instances.ipynb #4f29ba5d
+# %% ../../nbs/07c_instances.ipynb #fa7e83a4
 log = logging.getLogger("mod.instances")
 _HEADER = struct.Struct(">I")
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -35,13 +33,6 @@ class InstanceLost(DeploymentError, RuntimeError):
     "The instance crashed or hung while answering; it has been stopped."
 
 
-class _PlainUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        raise pickle.UnpicklingError(
-            f"The deployment returned a {module}.{name} value, which is not JSON data; return plain dict, list, str, "
-            "int, float, bool or None values (e.g. float(x), array.tolist()).")
-
-
 def _worker_env() -> dict:
     # One BLAS/OpenMP thread per instance: instances are the unit of parallelism, as on UbiOps.
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -49,7 +40,7 @@ def _worker_env() -> dict:
         env.setdefault(var, "1")
     return env
 
-# %% ../../nbs/07c_instances.ipynb #4ff951f8
+# %% ../../nbs/07c_instances.ipynb #d25beed2
 class Worker:
     "One instance: a worker process that loaded the deployment once."
 
@@ -61,11 +52,11 @@ class Worker:
         "Start a worker on `package_dir` and wait until `Deployment.__init__` returned; `BuildError` if it failed."
         workdir.mkdir(parents=True, exist_ok=True)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-P", "-c", _worker.LAUNCH, _worker.__file__, str(package_dir),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=workdir, env=_worker_env())
+            *_worker.command(package_dir), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=workdir,
+            env=_worker_env())
         w = cls(proc, context.get("process_id", 0), workdir)
         try:
-            kind, value = await w._exchange(context, timeout)
+            kind, value, *_ = await w._exchange(context, timeout)  # the rest: timing or report, for `mod smoke`
         except InstanceLost as e:
             raise BuildError(f"Deployment.__init__ failed: {e.public_error_message}") from None
         except BaseException:
@@ -81,7 +72,7 @@ class Worker:
         head = await self.proc.stdout.readexactly(_HEADER.size)
         body = await self.proc.stdout.readexactly(_HEADER.unpack(head)[0])
         try:
-            return _PlainUnpickler(io.BytesIO(body)).load()
+            return _worker.plain_loads(body)
         except pickle.UnpicklingError as e:
             return "error", str(e)
 
@@ -106,7 +97,7 @@ class Worker:
         "`('ok', result)` or `('error', public message)`; `InstanceLost` when the worker crashed or hung."
         self.busy = True
         try:
-            return await self._exchange((data, context, many), timeout, on_update)
+            return (await self._exchange((data, context, many), timeout, on_update))[:2]  # no developer report
         finally:
             self.busy = False
 
