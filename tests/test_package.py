@@ -229,6 +229,7 @@ def test_a_failed_build_keeps_the_last_good_zip(checkout):
                            "'mod.smoke' (traceback above). If it names a module of mod, add that module to "
                            "RUNTIME_MODULES"),
     ("class Model: pass\n", "defines no class Deployment"),
+    ("import sys\nsys.exit(3)\n", "does not import with the package's own libraries: SystemExit: 3"),
     ("class Deployment:\n def __init__(self, folder): pass\n def request(self, data): pass\n",
      "Deployment(folder) must accept (base_directory, context)"),
     ("class Deployment:\n def __init__(self, base_directory, context): pass\n",

@@ -29,7 +29,7 @@ from . import worker
 from .registry import unpack_package
 from .worker import GENERIC_ERROR, encode_frame, fault, plain_loads, read_frame
 
-# %% ../../nbs/03_smoke.ipynb #d8d46367
+# %% ../../nbs/03_smoke.ipynb #a11f26eb
 def _inspector(worker_file: str, package_dir: str, result_file: str):
     "Runs in the fresh process: import deployment.py as a sealed worker does, then describe `Deployment`."
     import inspect, json, runpy, traceback
@@ -51,7 +51,7 @@ def _inspector(worker_file: str, package_dir: str, result_file: str):
                    signature=str(inspect.signature(cls)) if is_class else None,
                    init=is_class and binds(cls, "", {}) and binds(cls, base_directory="", context={}),
                    request=list(inspect.signature(request).parameters)[1:] if callable(request) else None)
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: a deployment.py that exits while importing gets a report
         traceback.print_exc()  # what UbiOps' logs would show
         out.update(worker["fault"](e, "import"))
     finally:
