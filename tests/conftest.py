@@ -35,6 +35,16 @@ def deployment():
     return Deployment(str(PACKAGE), context={})
 
 
+@pytest.fixture(scope="session")
+def built_zip(tmp_path_factory) -> Path:
+    "deployment_package.zip built once from a copy of this checkout (a build writes into deployment_package/)."
+    from mod.package import build, copy_checkout
+
+    root = copy_checkout(ROOT, tmp_path_factory.mktemp("built") / "checkout")
+    build(root)
+    return root / "deployment_package.zip"
+
+
 @pytest.fixture
 def package_copy(tmp_path) -> Path:
     "A private copy of the deployment folder, to tamper with."

@@ -13,7 +13,6 @@ from mod.auth import Tokens
 from mod.cli import main
 from mod.deploy import deploy
 from mod.deployconf import DeployError, Target
-from mod.package import build, copy_checkout
 from mod.serve import ServeSettings
 from mod.store import Store
 from mod.versions import Versions, predict
@@ -25,11 +24,8 @@ CONFIG = ROOT / "deploy.yaml"
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory) -> Path:
-    "deployment_package.zip built from a copy of this checkout (building writes into deployment_package/)."
-    tmp = tmp_path_factory.mktemp("package")
-    build(copy_checkout(ROOT, tmp / "checkout"), tmp / "deployment_package.zip")
-    return tmp / "deployment_package.zip"
+def package(built_zip) -> Path:
+    return built_zip
 
 
 @pytest.fixture(scope="module")

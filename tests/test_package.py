@@ -27,11 +27,8 @@ def checkout(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory) -> Path:
-    "The zip of a copy of this checkout, built once."
-    root = copy_checkout(ROOT, tmp_path_factory.mktemp("built") / "checkout")
-    build(root)
-    return root / "deployment_package.zip"
+def built(built_zip) -> Path:
+    return built_zip
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ROOT
-from mod.package import build, copy_checkout
 from mod.smoke import sample_portrait
 from serve_support import prepare, settings
 from server_fixture import running_server
@@ -31,11 +29,10 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(built_zip, tmp_path_factory):
     "The built face-portrait package served by a real server on 127.0.0.1; yields (url, token)."
     tmp = tmp_path_factory.mktemp("page")
-    build(copy_checkout(ROOT, tmp / "checkout"))
-    token = prepare(tmp / "data", tmp / "checkout" / "deployment_package.zip", D)
+    token = prepare(tmp / "data", built_zip, D)
     with running_server(settings(tmp / "data")) as url:
         yield url, token
 

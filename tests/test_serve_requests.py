@@ -8,8 +8,6 @@ import pytest
 import ubiops
 from PIL import Image
 
-from conftest import ROOT
-from mod.package import build, copy_checkout
 from serve_support import api, prepare, settings, wait_done
 from server_fixture import running_server
 
@@ -17,12 +15,10 @@ D = "face-portrait"
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
+def server(built_zip, tmp_path_factory):
     "The built face-portrait zip served by a real server; yields (url, token)."
-    checkout = copy_checkout(ROOT, tmp_path_factory.mktemp("serve") / "checkout")
-    build(checkout)
     data = tmp_path_factory.mktemp("serve-data")
-    token = prepare(data, checkout / "deployment_package.zip", D)
+    token = prepare(data, built_zip, D)
     with running_server(settings(data)) as url:
         yield url, token
 

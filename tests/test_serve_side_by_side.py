@@ -2,20 +2,16 @@
 import pytest
 import ubiops
 
-from conftest import ROOT
-from mod.package import build, copy_checkout
 from serve_support import FIXTURES, api, prepare, settings, zip_folder
 from server_fixture import running_server
 
 
 @pytest.fixture(scope="module")
-def core(tmp_path_factory):
+def core(built_zip, tmp_path_factory):
     "face-portrait and the plain-text `faults` fixture registered in one data folder, served by one server."
-    checkout = copy_checkout(ROOT, tmp_path_factory.mktemp("side") / "checkout")
-    build(checkout)
     data = tmp_path_factory.mktemp("side-data")
     prepare(data, zip_folder(FIXTURES / "faults", data.parent / "faults.zip"), "faults")
-    token = prepare(data, checkout / "deployment_package.zip", "face-portrait")
+    token = prepare(data, built_zip, "face-portrait")
     with running_server(settings(data)) as url:
         yield api(url, token)
 
