@@ -77,7 +77,7 @@ def installed_mismatches(pins: dict) -> list:
             out.append(f"{name}=={wanted} (installed: {have})")
     return out
 
-# %% ../../nbs/10_environments.ipynb #3cc7dab9
+# %% ../../nbs/10_environments.ipynb #c9be9a8f
 class Environments:
     "System environments plus a project's explicit environments and their tags, kept in the `Store`."
 
@@ -111,14 +111,10 @@ class Environments:
             raise InputError(f"base_environment {base!r} is not a system environment; allowed: "
                              f"{', '.join(SYSTEM_ENVIRONMENTS)}.")
         now = utcnow()
-        try:
-            self.store.execute("INSERT INTO environments VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
+        if not self.store.insert_new("INSERT INTO environments VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (
                 project, name, str(uuid.uuid4()), body.get("description") or "", json.dumps(body.get("labels") or {}),
-                base, now, now))
-        except Exception as e:
-            if "UNIQUE" in str(e):
-                raise Conflict(f"An environment named '{name}' already exists.") from None
-            raise
+                base, now, now)):
+            raise Conflict(f"An environment named '{name}' already exists.")
         return self.get(project, name)
 
     def get(self, project: str, name: str) -> dict:

@@ -148,7 +148,7 @@ def check_version_settings(body: dict, base: dict = VERSION_DEFAULTS) -> dict:
         raise InputError(f"labels must be an object of string keys and values; got {s['labels']!r}.")
     return s
 
-# %% ../../nbs/05_registry.ipynb #526c777d
+# %% ../../nbs/05_registry.ipynb #db1235e7
 def _specs(body: dict, source: str) -> tuple[Spec, Spec]:
     "Input and output specs from a deployment create/update body (UbiOps' field shape)."
     return Spec.from_dict(body, "input", source), Spec.from_dict(body, "output", source)
@@ -180,14 +180,10 @@ class Registry:
         name = check_name("Deployment", body.get("name"))
         inp, out = _specs(body, f"deployment '{name}'")
         now = utcnow()
-        try:
-            self.store.execute("INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)", (
+        if not self.store.insert_new("INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)", (
                 project, name, str(uuid.uuid4()), body.get("description") or "", json.dumps(body.get("labels") or {}),
-                json.dumps(inp.to_dict()), json.dumps(out.to_dict()), now, now))
-        except Exception as e:
-            if "UNIQUE" in str(e):
-                raise Conflict(f"A deployment named '{name}' already exists.") from None
-            raise
+                json.dumps(inp.to_dict()), json.dumps(out.to_dict()), now, now)):
+            raise Conflict(f"A deployment named '{name}' already exists.")
         return self.get_deployment(project, name)
 
     def get_deployment(self, project: str, name: str) -> dict:
@@ -260,13 +256,10 @@ class Registry:
         name = check_name("Version", body.get("version"))
         settings = check_version_settings(body)
         now = utcnow()
-        try:
-            self.store.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, 'unavailable', NULL, NULL, NULL, ?, ?)",
-                               (project, deployment, name, str(uuid.uuid4()), json.dumps(settings), now, now))
-        except Exception as e:
-            if "UNIQUE" in str(e):
-                raise Conflict(f"Deployment '{deployment}' already has a version named '{name}'.") from None
-            raise
+        if not self.store.insert_new(
+                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, 'unavailable', NULL, NULL, NULL, ?, ?)",
+                (project, deployment, name, str(uuid.uuid4()), json.dumps(settings), now, now)):
+            raise Conflict(f"Deployment '{deployment}' already has a version named '{name}'.")
         return self.get_version(project, deployment, name)
 
     def get_version(self, project: str, deployment: str, version: str) -> dict:

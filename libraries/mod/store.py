@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-# %% ../../nbs/04_store.ipynb #b5c12b68
+# %% ../../nbs/04_store.ipynb #44544b18
 def utcnow() -> str:
     "The current UTC time as UbiOps writes it: ISO 8601 with a `Z`."
     return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -44,6 +44,16 @@ class Store:
     def execute(self, sql: str, params=()) -> int:
         "Run one statement; return the number of rows it changed."
         return self._conn().execute(sql, params).rowcount
+
+    def insert_new(self, sql: str, params=()) -> bool:
+        "Run an INSERT; False (and nothing written) when a row with the same key exists already."
+        try:
+            self._conn().execute(sql, params)
+        except sqlite3.IntegrityError as e:
+            if "UNIQUE" not in str(e):  # NOT NULL and other violations are bugs, not clashes of names
+                raise
+            return False
+        return True
 
     def all(self, sql: str, params=()) -> list[dict]:
         return [dict(r) for r in self._conn().execute(sql, params)]
