@@ -27,9 +27,9 @@ import uvicorn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "libraries"))
 
-from mod.auth import Tokens  # noqa: E402
-from mod.serve import ServeSettings, create_app  # noqa: E402
-from mod.store import Store  # noqa: E402
+from mod.server.auth import Tokens  # noqa: E402
+from mod.server.app import ServeSettings, create_app  # noqa: E402
+from mod.server.store import Store  # noqa: E402
 
 
 def make_deploy(env: dict, flags: str = "") -> dict:

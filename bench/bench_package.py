@@ -3,7 +3,7 @@
 1. `make package` without retraining: wall time of the whole target, of its export step alone (`make export`) and of
    what follows the export (`mod package`, target <= 2 s), medians of several runs. Then the zip's size against the
    sum of the files it carries.
-2. Our zipper (`mod.package.write_zip`) against `ubiops.utils.zip_dir` on the same folder, side by side: time
+2. Our zipper (`mod.build.package.write_zip`) against `ubiops.utils.zip_dir` on the same folder, side by side: time
    (median), size, and whether two runs match (sha256), both on the same folder and on two fresh copies of it (new
    file times, as two checkouts or two machines would have).
 
@@ -46,7 +46,8 @@ def make_package(runs: int):
 
 def zippers(runs: int):
     from mod.core import sha256_file
-    from mod.package import package_files, write_zip
+    from mod.build.package import package_files
+    from mod.build.zips import write_zip
     from ubiops.utils import zip_dir
 
     with tempfile.TemporaryDirectory() as tmp:

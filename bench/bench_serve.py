@@ -135,10 +135,10 @@ def main():
     from skimage import data as skdata
     import ubiops
 
-    from mod.auth import Tokens
+    from mod.server.auth import Tokens
     from mod.core import Deployment
-    from mod.package import build, copy_checkout
-    from mod.store import Store
+    from mod.build.package import build, copy_checkout
+    from mod.server.store import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     checkout = copy_checkout(ROOT, tmp / "checkout")

@@ -38,7 +38,7 @@ def deployment():
 @pytest.fixture(scope="session")
 def built_zip(tmp_path_factory) -> Path:
     "deployment_package.zip built once from a copy of this checkout (a build writes into deployment_package/)."
-    from mod.package import build, copy_checkout
+    from mod.build.package import build, copy_checkout
 
     root = copy_checkout(ROOT, tmp_path_factory.mktemp("built") / "checkout")
     build(root)

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import ubiops
 
-from mod.auth import Tokens
-from mod.launch import register_package
-from mod.registry import Registry
-from mod.serve import ServeSettings
-from mod.store import Store
+from mod.server.auth import Tokens
+from mod.server.launch import register_package
+from mod.server.registry import Registry
+from mod.server.app import ServeSettings
+from mod.server.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

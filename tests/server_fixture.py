@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from mod.serve import ServeSettings, create_app
+from mod.server.app import ServeSettings, create_app
 
 
 @contextmanager

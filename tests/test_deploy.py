@@ -9,13 +9,13 @@ from types import SimpleNamespace
 import pytest
 import ubiops
 
-from mod.auth import Tokens
+from mod.server.auth import Tokens
 from mod.cli import main
-from mod.deploy import deploy
-from mod.deployconf import DeployError, Target
-from mod.serve import ServeSettings
-from mod.store import Store
-from mod.versions import Versions, predict
+from mod.cloud.deploy import deploy
+from mod.cloud.config import DeployError, Target
+from mod.server.app import ServeSettings
+from mod.server.store import Store
+from mod.cloud.versions import Versions, predict
 from prcvd.errors import InputError
 from server_fixture import running_server
 

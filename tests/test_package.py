@@ -1,4 +1,4 @@
-"""mod.package and mod.smoke: a byte-reproducible, validated zip that runs exactly as UbiOps runs it."""
+"""mod.build.package and mod.build.smoke: a byte-reproducible, validated zip that runs exactly as UbiOps runs it."""
 import json
 import shutil
 import subprocess
@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from mod.core import sha256_file
-from mod.package import (FILE_MODE, PackageError, ZIP_DATE, build, check_deployment, copy_checkout, package_files,
-                         write_zip)
-from mod.smoke import GENERIC_ERROR, SmokeError, run_package, smoke
-from mod.registry import unpack_package
+from mod.build.package import PackageError, build, check_deployment, copy_checkout, package_files
+from mod.build.smoke import GENERIC_ERROR, SmokeError, run_package, smoke
+from mod.build.zips import FILE_MODE, ZIP_DATE, unpack_package, write_zip
 
 from conftest import ROOT
 
@@ -222,8 +221,8 @@ def test_a_failed_build_keeps_the_last_good_zip(checkout):
 
 
 @pytest.mark.parametrize("code, why", [
-    ("import mod.smoke\n", "does not import with the package's own libraries: ModuleNotFoundError: No module named "
-                           "'mod.smoke' (traceback above). If it names a module of mod, add that module to "
+    ("import mod.build.smoke\n", "does not import with the package's own libraries: ModuleNotFoundError: No module named "
+                           "'mod.build' (traceback above). If it names a module of mod, add that module to "
                            "RUNTIME_MODULES"),
     ("class Model: pass\n", "defines no class Deployment"),
     ("import sys\nsys.exit(3)\n", "does not import with the package's own libraries: SystemExit: 3"),

@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mod.smoke import sample_portrait
+from mod.build.smoke import sample_portrait
 from serve_support import prepare, settings
 from server_fixture import running_server
 

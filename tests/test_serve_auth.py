@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import ubiops
 
-from mod.auth import Tokens
-from mod.store import Store
+from mod.server.auth import Tokens
+from mod.server.store import Store
 from serve_support import FIXTURES, api, prepare, settings, zip_folder
 from server_fixture import running_server
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import ubiops
 
-from mod.store import Store
+from mod.server.store import Store
 from serve_support import FIXTURES, api, prepare, settings, wait_done, zip_folder
 from server_fixture import running_server
 
@@ -148,7 +148,7 @@ def test_pending_batch_requests_survive_a_restart(faults):
 
 @pytest.mark.parametrize("mode, kept", [("full", ("x", True)), ("metadata", (None, False)), ("none", None)])
 def test_request_retention_mode_decides_what_is_kept(tmp_path, mode, kept):
-    from mod.registry import Registry
+    from mod.server.registry import Registry
     data = tmp_path / "data"
     token = prepare(data, zip_folder(FIXTURES / "faults", tmp_path / "faults.zip"), "faults")
     store = Store(data / "state.sqlite")
