@@ -25,7 +25,7 @@ lab: $(STAMP) ## open Jupyter Lab on nbs/ (installs jupyter into .venv: editing 
 	$(BIN)/pip install -q -c constraints.txt jupyter==1.1.1
 	cd nbs && ../$(BIN)/jupyter lab
 
-export: $(STAMP) ## export nbs/ into libraries/mod and strip notebook outputs
+export: $(STAMP) ## export nbs/ into libraries/mod and strip notebook metadata (outputs are kept)
 	$(BIN)/nbdev_export
 	$(BIN)/nbdev_clean
 
@@ -64,7 +64,20 @@ sync-check: $(STAMP) ## fail if nbdev_export or nbdev_clean would change nbs/ or
 	  echo "nbs/ and libraries/mod were out of sync (now exported): review and commit both"; exit 1; }
 	@echo "notebooks and libraries/mod are in sync"
 
-test: sync-check model ## run the sync check, pytest (prcvd and mod) and the notebooks' own tests (nbdev_test)
+# The browser tests drive a real Chromium. Where apt exists it is Debian's package (Playwright's own browser download
+# does not work on every machine, this one included); elsewhere Playwright's. Installed once, only when none is found.
+browser: $(STAMP) ## make sure a Chromium for the browser tests exists (apt's chromium, else `playwright install chromium`)
+	@if command -v chromium >/dev/null || [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  echo "make: installing Debian's chromium for the browser tests (apt-get, 1-2 minutes) ..."; \
+	  { $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || { echo "make: could not install chromium with apt-get: run 'sudo apt-get install chromium', then make test again" >&2; exit 1; }; \
+	elif ! $(BIN)/playwright install chromium; then \
+	  echo "make: no Chromium for the browser tests: install chromium, or run '$(BIN)/playwright install chromium'" >&2; exit 1; \
+	fi
+
+test: sync-check model browser ## run the sync check, pytest (prcvd and mod) and the notebooks' own tests (nbdev_test)
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/nbdev_test --n_workers 1
 
@@ -73,4 +86,4 @@ clean: ## remove build outputs and caches (keeps .venv and artefacts/)
 	rm -rf $(PKG)/libraries $(PKG)/requirements.txt $(PKG).zip $(PKG).zip.partial $(PKG).build.json
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help setup lab export train model package smoke sync-check test clean deploy serve token
+.PHONY: help setup lab export train model package smoke sync-check browser test clean deploy serve token
