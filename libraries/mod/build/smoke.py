@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['SmokeError', 'run_package', 'failure', 'sample_portrait', 'request_data', 'contexts', 'isolated_python', 'smoke',
-           'smoke_cli']
+           'smoke_cli', 'sample_cli']
 
 # %% ../../../nbs/build/14_build.smoke.ipynb #c0c8777b
 import inspect
@@ -247,3 +247,9 @@ def smoke_cli(
 ):
     "Run the built package as UbiOps does on one portrait and print the JSON answer."
     print(json.dumps(smoke(package, image, isolated), indent=2))
+
+
+@call_parse
+def sample_cli():
+    "Print the path of the sample portrait, for requests by hand: `curl ... --data-binary @$(mod sample)`."
+    print(sample_portrait())

@@ -248,8 +248,9 @@ def build(self: Deploy):
         rev = self.api.revisions_get(self.project, self.deployment, revision_id=self.revision, version=self.version)
         raise DeployError(f"The build of {self.deployment} version {self.version} failed "
                           f"(revision {self.revision}):\n  {rev.error_message}\nlogs:\n{self._logs()}\n"
-                          f"Fix it (`make smoke` runs the package locally), then deploy again; a version that was "
-                          f"serving before keeps its earlier revision.") from None
+                          f"If `make smoke` fails the same way, fix the package; if it passes, the build's "
+                          f"environment differs from your .venv (the error and logs above say how). Then deploy "
+                          f"again; a version that was serving before keeps its earlier revision.") from None
     except ubiops.ApiException as e:
         raise DeployError(f"Waiting for the build failed ({e.status}: {api_message(e)}).") from None
     v = self.api.deployment_versions_get(self.project, self.deployment, self.version)

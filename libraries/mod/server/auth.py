@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Request
-from fastcore.script import Param, call_parse
+from fastcore.script import Param, call_parse, store_true
 from starlette.exceptions import HTTPException
 
 from prcvd.errors import InputError
@@ -92,11 +92,15 @@ def token_cli(
     token_id: Param("the id of the token to revoke (see `mod token list`)", str, opt=False, nargs="?") = None,
     name: str = "",  # what the new token is for, e.g. 'ci' (create)
     data_dir: str = "serve-data",  # the server's data folder (`mod serve --data-dir`)
+    quiet: Param("create: print only the token, for scripts: TOKEN=$(mod token create --quiet)", store_true) = False,
 ):
     "Create, list or revoke the local server's API tokens."
-    tokens = Tokens(Store(Path(data_dir) / "state.sqlite"))
+    tokens = Tokens(Store(Path(data_dir).resolve() / "state.sqlite"))
     if action == "create":
         entry, secret = tokens.create(name)
+        if quiet:
+            print(secret)
+            return 0
         print(f"Created token {entry['id']}. Copy it now, it is not shown again:\n\n    {secret}\n\n"
               f"Send it as the header  Authorization: Token {secret[:4]}...  or, in Python,\n"
               f"ubiops.Configuration(host=..., api_key={{'Authorization': 'Token <key>'}}).")
