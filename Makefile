@@ -8,11 +8,12 @@ PKG := deployment_package
 IMAGE ?=
 DEPLOY_FLAGS ?=
 ISOLATED ?=
+PORT ?= 8000
 
 .DEFAULT_GOAL := help
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): settings.ini setup.py constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,8 +47,8 @@ package: export model ## validate deployment_package/ and zip it into a byte-rep
 smoke: package ## run the built zip as UbiOps does on IMAGE=path (default: the astronaut); ISOLATED=1: in a fresh venv
 	$(BIN)/mod smoke $(if $(IMAGE),--image "$(IMAGE)") $(if $(filter 1 yes true,$(ISOLATED)),--isolated)
 
-serve: package ## serve the zip on 127.0.0.1:8000 as deployment face-portrait v1 (SERVE_FLAGS="--workers 2 --no-auth --port N")
-	$(BIN)/mod serve $(SERVE_FLAGS)
+serve: package ## serve the zip on 127.0.0.1:8000 as deployment face-portrait v1 (PORT=8001; SERVE_FLAGS="--workers 2 --no-auth ...")
+	$(BIN)/mod serve --port $(PORT) $(SERVE_FLAGS)
 
 token: $(STAMP) ## create an API token for `make serve` (shown once); `mod token list|revoke ID` for the rest
 	$(BIN)/mod token create

@@ -90,8 +90,9 @@ def serve_cli(
     from mod.server.auth import Tokens
     from mod.server.app import ServeSettings, create_app
 
-    settings = ServeSettings(data_dir=Path(data_dir), project=project, auth=not no_auth, workers=workers)
-    store = Store(Path(data_dir) / "state.sqlite")
+    data_dir = Path(data_dir).resolve()  # workers run in folders of their own: no path may depend on the cwd
+    settings = ServeSettings(data_dir=data_dir, project=project, auth=not no_auth, workers=workers)
+    store = Store(data_dir / "state.sqlite")
     if package:
         if not Path(package).is_file():
             raise InputError(f"{package} not found; build it with `make package` (or pass --package).")
