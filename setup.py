@@ -16,6 +16,7 @@ setup(
     python_requires=f">={cfg['min_python']}",
     package_dir={"": "libraries"},
     packages=find_packages("libraries"),
+    package_data={"mod.server": ["static/*"]},  # the page's HTML, CSS and JavaScript (mod.server.page)
     install_requires=cfg["requirements"].split(),
     extras_require={"tools": cfg["tool_requirements"].split(), "dev": cfg["dev_requirements"].split()},
     entry_points={"console_scripts": cfg["console_scripts"].split()},
