@@ -8,7 +8,7 @@ import ubiops
 from mod.server.auth import Tokens
 from mod.server.launch import register_package
 from mod.server.registry import Registry
-from mod.server.app import ServeSettings
+from mod.server.settings import ServeSettings
 from mod.server.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -41,6 +41,16 @@ def api(url: str, token: str = None) -> tuple[ubiops.ApiClient, ubiops.CoreApi]:
     config = ubiops.Configuration(host=f"{url}/v2.1", api_key={"Authorization": f"Token {token}"} if token else {})
     client = ubiops.ApiClient(config)
     return client, ubiops.CoreApi(client)
+
+
+def wait_until(condition, timeout: float = 30, what: str = "the condition"):
+    "Poll `condition()` every 20 ms until it is true (and return its value); fail after `timeout` seconds."
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.02)
+    return value
 
 
 def wait_done(core: ubiops.CoreApi, deployment: str, ids: list, timeout: float = 30) -> list:
