@@ -70,11 +70,14 @@ def test_a_worker_killed_while_idle_never_breaks_a_request(faults):
     with running_server(settings(data, workers=2)) as url:
         victim = _health(url, token)["versions"][0]["workers"][0]["pid"]
         os.kill(victim, signal.SIGKILL)
+        pids = lambda: [w["pid"] for w in _health(url, token)["versions"][0]["workers"]]
+        wait_until(lambda: victim not in pids(), what="the server noticing the death")  # at once: no request needed
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(lambda i: _direct(url, token, "faults", f"at-once-{i}"), range(4)))
         assert [(r.status_code, r.json()["status"]) for r in answers] == [(200, "completed")] * 4
-        os.kill(wait_until(lambda: _healthy(url, token, 2) and _health(url, token)["versions"][0]["workers"][1]["pid"],
-                           what="both workers back"), signal.SIGKILL)
+        second = wait_until(lambda: _healthy(url, token, 2) and pids()[1], what="both workers back")
+        os.kill(second, signal.SIGKILL)
+        wait_until(lambda: second not in pids(), what="the server noticing the second death")
         created = api(url, token)[1].batch_deployment_requests_create("local", "faults", [f"b{i}" for i in range(4)])
         assert [r.status for r in wait_done(api(url, token)[1], "faults", [r.id for r in created])] == ["completed"] * 4
         wait_until(lambda: _healthy(url, token, 2), what="/health ok with 2 idle workers")

@@ -83,13 +83,13 @@ class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
         if not self.exited.done():
             self.exited.set_result(code)
 
-# %% ../../../nbs/server/27_server.instances.ipynb #23de070d
+# %% ../../../nbs/server/27_server.instances.ipynb #88a1a0d8
 class Worker:
     "One instance: a worker process that loaded the deployment once."
 
     def __init__(self, proc, exited: asyncio.Future, process_id: int, cwd: Path):
         self.proc, self.exited, self.process_id, self.cwd = proc, exited, process_id, cwd
-        self.busy, self.methods, self.replaced = False, {}, False
+        self.busy, self.ready, self.methods, self.replaced = False, False, {}, False
 
     @property
     def alive(self) -> bool:
@@ -170,7 +170,7 @@ async def _exchange(self: Worker, obj, timeout: float, on_update=None):
         await self.kill()
         raise InstanceCrashed(f"The deployment instance crashed (exit code {self.exited.result()})") from None
 
-# %% ../../../nbs/server/27_server.instances.ipynb #ebb821a3
+# %% ../../../nbs/server/27_server.instances.ipynb #0f9ddec4
 @patch
 async def load(self: Worker, context: dict, timeout: float):
     "Send the init context and wait for `Deployment.__init__`; `BuildError` (and the worker killed) if it failed."
@@ -184,7 +184,7 @@ async def load(self: Worker, context: dict, timeout: float):
     if kind != "ready":
         await self.kill()
         raise BuildError(f"Deployment.__init__ failed: {value}")
-    self.methods = value
+    self.methods, self.ready = value, True
     return self
 
 
@@ -207,10 +207,15 @@ class Pool:
         self.quiet = asyncio.Event()  # no request running or waiting: what `stop` waits for
         self.quiet.set()
 
-# %% ../../../nbs/server/27_server.instances.ipynb #0932e1a4
+# %% ../../../nbs/server/27_server.instances.ipynb #e28f5c29
 @patch
 async def _start(self: Pool, process_id: int) -> Worker:
-    w = await Worker.spawn(self.package_dir, process_id, self.workdir / str(process_id), self.log)
+    spawn = asyncio.ensure_future(Worker.spawn(self.package_dir, process_id, self.workdir / str(process_id), self.log))
+    try:  # asyncio can't cancel a process half made: let it start, then end it
+        w = await asyncio.shield(spawn)
+    except asyncio.CancelledError:
+        await (await spawn).kill()
+        raise
     self.workers[process_id] = w  # from here on, `stop` ends it whatever happens
     await w.load({**self.context, "process_id": process_id}, self.start_timeout)
     w.exited.add_done_callback(lambda _: self._exited(w))  # loaded: from now on, its end is noticed
@@ -294,11 +299,11 @@ async def run(self: Pool, data, context: dict, many: bool, timeout: float, on_up
         self._settle()
         return (*out, worker.cwd)  # cwd: where relative output file paths point
 
-# %% ../../../nbs/server/27_server.instances.ipynb #d4a0c686
+# %% ../../../nbs/server/27_server.instances.ipynb #e8b76094
 @patch
 def _exited(self: Pool, worker: Worker):
     "A worker ended: one that was idle is replaced now; a busy one is replaced by the request it failed."
-    if not worker.busy and not self.closed:
+    if not worker.busy and not worker.replaced and not self.closed:
         log.warning("instance %s of %s ended while idle (exit code %s); replacing it", worker.process_id, self.name,
                     worker.exited.result())
         self._replace(worker)
@@ -332,7 +337,7 @@ async def _restart(self: Pool, worker: Worker):
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30)
 
-# %% ../../../nbs/server/27_server.instances.ipynb #8a010cff
+# %% ../../../nbs/server/27_server.instances.ipynb #af7e1b4a
 @patch
 async def stop(self: Pool, grace: float = 30):
     "Let running and queued requests finish (up to `grace` seconds), then stop every instance."
@@ -355,5 +360,9 @@ async def stop(self: Pool, grace: float = 30):
 @patch
 def health(self: Pool) -> dict:
     return {"revision": self.revision_id, "instances": self.size, "waiting": self.waiting,
-            "workers": [{"process_id": w.process_id, "pid": w.proc.pid, "state": "busy" if w.busy else "idle"}
+            "workers": [{"process_id": w.process_id, "pid": w.proc.pid, "state": _state(w)}
                         for w in sorted(self.workers.values(), key=lambda w: w.process_id) if w.alive]}
+
+
+def _state(w: Worker) -> str:
+    return "busy" if w.busy else "idle" if w.ready else "starting"
