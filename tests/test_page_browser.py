@@ -117,7 +117,8 @@ def test_docs_show_each_deployments_request_schema(page, server):
     page.get_by_text(f"deployment {D}", exact=True).wait_for()
     schema = httpx.get(url + "/openapi.json").json()  # no token: the docs hold no data
     body = schema["paths"][f"/v2.1/projects/local/deployments/{D}/requests"]["post"]["requestBody"]
-    assert body["content"]["application/json"]["schema"]["properties"]["portrait"]["pattern"] == "^ubiops-file://"
+    one = body["content"]["application/json"]["schema"]["anyOf"][0]  # one input; anyOf[1]: a list of them
+    assert one["properties"]["portrait"]["pattern"] == "^ubiops-file://"
 
 
 def test_docs_authorize_button_sends_the_token(page, server):

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mod.server.settings import ServeSettings
 from mod.server.store import Store
 from serve_support import FIXTURES, api, prepare, settings, wait_done, wait_until, zip_folder
 from server_fixture import running_server
@@ -196,7 +197,8 @@ def test_a_failed_build_at_start_up_is_said_loudly_before_serving(tmp_path, capf
     token = prepare(data, zip_folder(folder, tmp_path / "broken.zip"), "broken")
     with running_server(settings(data)) as url:
         err = capfd.readouterr().err
-        assert "ERROR: deployment version broken/v1 is not available: its build failed (Deployment.__init__ failed" in err
+        assert ("ERROR: deployment version broken/v1 is not available: its build failed (Deployment.__init__ "
+                "failed") in err
         assert _health(url, token)["status"] == "degraded"
 
 
@@ -368,10 +370,19 @@ def test_two_creates_of_one_name_at_once_give_one_201_and_one_409(server):
     E = f"{url}/v2.1/projects/local/environments"
     for i in range(3):
         with ThreadPoolExecutor(2) as pool:
-            codes = sorted(pool.map(lambda _: httpx.post(E, json={"name": f"twin-{i}"}, headers=_auth(token)).status_code,
-                                    range(2)))
+            codes = sorted(pool.map(lambda _: httpx.post(E, json={"name": f"twin-{i}"},
+                                                         headers=_auth(token)).status_code, range(2)))
         assert codes == [201, 409]
         with ThreadPoolExecutor(2) as pool:
             codes = sorted(pool.map(lambda _: httpx.post(f"{E}/twin-{i}/tags", json={"name": "v1"},
                                                          headers=_auth(token)).status_code, range(2)))
         assert codes == [201, 409]
+
+
+def test_a_relative_data_folder_and_default_instances_serve(tmp_path, monkeypatch):
+    "`make serve`'s defaults: the relative folder serve-data (workers run elsewhere), instances from the version."
+    monkeypatch.chdir(tmp_path)
+    token = prepare(Path("serve-data"), zip_folder(FIXTURES / "faults", tmp_path / "faults.zip"), "faults")
+    with running_server(ServeSettings(data_dir=Path("serve-data"), shutdown_grace=2)) as url:
+        assert _direct(url, token, "faults", "hi").json()["status"] == "completed"
+        assert _health(url, token)["status"] == "ok"

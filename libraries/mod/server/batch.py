@@ -51,7 +51,7 @@ def insert_requests(store, rows: list):
         for row in rows:
             store.execute(_INSERT, row)
 
-# %% ../../../nbs/server/30_server.batch.ipynb #f43b55c6
+# %% ../../../nbs/server/30_server.batch.ipynb #36b0cf2d
 def finish(store, request_id: str, outcome: Outcome, retention: str) -> bool:
     "Record a batch request's terminal state; False when it was not `processing` (finished already)."
     keep = retention == "full"
@@ -69,11 +69,11 @@ def detail(row: dict, metadata_only: bool = False) -> dict:
     return {"id": row["id"], "deployment": row["deployment"], "version": row["version"], "status": row["status"],
             "success": None if row["success"] is None else bool(row["success"]),
             "time_created": row["time_created"], "time_started": row["time_started"],
-            "time_completed": row["time_completed"], "timeout": row["timeout"], "request_data": load(row["request_data"]),
-            "result": load(row["result"]), "error_message": row["error_message"], "origin": {},
+            "time_completed": row["time_completed"], "timeout": row["timeout"],
+            "request_data": load(row["request_data"]), "result": load(row["result"]), "error_message": row["error_message"], "origin": {},
             "input_size": row["input_size"], "output_size": row["output_size"]}
 
-# %% ../../../nbs/server/30_server.batch.ipynb #1fab9f3a
+# %% ../../../nbs/server/30_server.batch.ipynb #acdf9ad2
 log = logging.getLogger("mod.server.batch")
 
 
@@ -88,7 +88,8 @@ class BatchRunner:
     async def start(self):
         "Put back what a stopped server left `processing`; start claiming."
         self.store.ensure(SCHEMA)
-        await asyncio.to_thread(self.store.execute, "UPDATE requests SET status = 'pending' WHERE status = 'processing'")
+        await asyncio.to_thread(self.store.execute,
+                                "UPDATE requests SET status = 'pending' WHERE status = 'processing'")
         self._loop_task = asyncio.get_running_loop().create_task(self._loop())
 
 # %% ../../../nbs/server/30_server.batch.ipynb #19db21dd

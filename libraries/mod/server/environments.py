@@ -97,7 +97,7 @@ class Environments:
                 "description": f"Python {SYSTEM_ENVIRONMENTS[name]}", "labels": {}, "base_environment": None,
                 "creation_date": "2020-01-01T00:00:00Z", "last_updated": "2020-01-01T00:00:00Z", "system": True}
 
-# %% ../../../nbs/server/24_server.environments.ipynb #a7d68249
+# %% ../../../nbs/server/24_server.environments.ipynb #413ea25f
 def _system_base(base, key: str = "base_environment"):
     if base is not None and base not in SYSTEM_ENVIRONMENTS:
         raise InputError(f"{key} {str(base)[:60]!r} is not a system environment; allowed: "
@@ -111,7 +111,8 @@ def create(self: Environments, project: str, body: dict) -> dict:
     name = check_name("Environment", body.get("name"))
     if name in SYSTEM_ENVIRONMENTS:
         raise Conflict(f"'{name}' is a system environment; choose another name.")
-    base, labels, description = _system_base(body.get("base_environment")), body.get("labels") or {}, body.get("description") or ""
+    base = _system_base(body.get("base_environment"))
+    labels, description = body.get("labels") or {}, body.get("description") or ""
     if not isinstance(labels, dict) or not isinstance(description, str):
         raise InputError("labels must be an object and description a text.")
     now = utcnow()

@@ -271,7 +271,7 @@ async def _checkout(self: Pool, timeout: float) -> Worker:
             self._settle()
             return worker
 
-# %% ../../../nbs/server/27_server.instances.ipynb #eacc418a
+# %% ../../../nbs/server/27_server.instances.ipynb #702b5900
 @patch
 async def run(self: Pool, data, context: dict, many: bool, timeout: float, on_update=None):
     "Answer on an idle instance: `(kind, value, cwd)` with kind 'ok' or 'error'; `InstanceLost` if it crashed or hung."
@@ -290,7 +290,8 @@ async def run(self: Pool, data, context: dict, many: bool, timeout: float, on_up
                                   "replaced.") from None
         except InstanceCrashed as e:
             self._replace(worker)
-            raise InstanceCrashed(f"{e.public_error_message} while handling the request; it is being replaced.") from None
+            raise InstanceCrashed(f"{e.public_error_message} while handling the request; it is being "
+                                  "replaced.") from None
         except BaseException:  # cancelled mid-call: the worker's state is unknown, so it goes
             self._replace(worker)
             raise

@@ -5,9 +5,10 @@
 # %% auto #0
 __all__ = ['log', 'Versions', 'instance_count']
 
-# %% ../../../nbs/server/28_server.lifecycle.ipynb #1301e97d
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #42e3422c
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,14 +42,14 @@ class Versions:
     def _slot(self, key: tuple) -> _Version:
         return self.slots.setdefault(key, _Version())
 
-# %% ../../../nbs/server/28_server.lifecycle.ipynb #e55cde9c
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #6880681a
 def instance_count(settings: dict, workers: int = 0) -> int:
     "How many instances a version with UbiOps `settings` gets."
     if workers:
         return workers
     return max(1, settings["minimum_instances"], min(settings["maximum_instances"], os.cpu_count() or 1))
 
-
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #55a28b3a
 @patch
 def _plan(self: Versions, key: tuple, revision_id: str) -> dict:
     "The `Pool` arguments for a revision of version `key` (registry and disk reads: call it in a thread)."
@@ -65,7 +66,7 @@ def _plan(self: Versions, key: tuple, revision_id: str) -> dict:
                 workdir=Path(self.settings.data_dir) / "instances" / revision_id,
                 start_timeout=self.settings.build_timeout, log=self._log)
 
-# %% ../../../nbs/server/28_server.lifecycle.ipynb #eba776b5
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #bbcb617d
 @patch
 async def _load(self: Versions, key: tuple, revision_id: str) -> Pool:
     pool = Pool(**await asyncio.to_thread(self._plan, key, revision_id))
@@ -88,7 +89,7 @@ def _serve(self: Versions, slot: _Version, pool: Pool):
     if old is not None:
         self._retire(old)
 
-# %% ../../../nbs/server/28_server.lifecycle.ipynb #356134d9
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #f91f7a68
 @patch
 def build(self: Versions, key: tuple, revision_id: str) -> asyncio.Task:
     "Start building `revision_id` of version `key`; the task ends with the revision recorded (or the version gone)."
@@ -104,7 +105,7 @@ def _log_crash(task: asyncio.Task):
     if not task.cancelled() and task.exception() is not None:  # a bug: say so, never "exception never retrieved"
         log.error("a build task failed", exc_info=task.exception())
 
-# %% ../../../nbs/server/28_server.lifecycle.ipynb #0609cee2
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #102dd8a0
 @patch
 async def _build(self: Versions, key: tuple, slot: _Version, revision_id: str):
     async with slot.lock:
@@ -143,7 +144,7 @@ def _prune(self: Versions, key: tuple):
     except NotFound:
         pass
 
-# %% ../../../nbs/server/28_server.lifecycle.ipynb #1b91b2a5
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #49b72d8b
 @patch
 async def remove(self: Versions, keys: list, forget=None):
     "Cancel the builds of versions `keys`, retire their instances, then run `forget()` (in a thread) under their locks."
@@ -162,7 +163,7 @@ async def remove(self: Versions, keys: list, forget=None):
         for k in keys:
             self.slots.pop(k, None)
 
-# %% ../../../nbs/server/28_server.lifecycle.ipynb #96ad57e4
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #15385b14
 class _all_locks:
     "Hold every lock of a list (taken in its order), as one `async with`."
 
@@ -178,7 +179,7 @@ class _all_locks:
         for lock in reversed(self.held):
             lock.release()
 
-# %% ../../../nbs/server/28_server.lifecycle.ipynb #4566978d
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #66017f48
 @patch
 def _inventory(self: Versions) -> list:
     "(key, revision to build or None, active revision or None) for every version (registry reads: in a thread)."
@@ -206,7 +207,7 @@ async def start(self: Versions) -> list[str]:
             await self.build(key, building)
     return [f"deployment version {k[1]}/{k[2]} is not available: {s.error}" for k, s in self.slots.items() if s.error]
 
-# %% ../../../nbs/server/28_server.lifecycle.ipynb #2860bf5c
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #530afc68
 @patch
 def pool(self: Versions, project: str, deployment: str, version: str) -> Pool:
     "The version's pool, or `Conflict` saying why it has none."
