@@ -8,6 +8,8 @@ PKG := deployment_package
 IMAGE ?=
 DEPLOY_FLAGS ?=
 ISOLATED ?=
+FORCE ?=
+DATA ?=
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
@@ -30,10 +32,13 @@ export: $(STAMP) ## export nbs/ into libraries/mod and strip notebook metadata (
 	$(BIN)/nbdev_export
 	$(BIN)/nbdev_clean
 
-train: $(STAMP) ## train the default model into artefacts/<UTC time>/ and install it into deployment_package/
-	$(BIN)/mod train
+train: $(STAMP) ## train the demo model into artefacts/<UTC time>/ and install it (a model of yours only with FORCE=1)
+	$(BIN)/mod train $(if $(filter 1 yes true,$(FORCE)),--force)
 
+# Only when there is no model at all: a model of your own is never replaced behind your back.
 $(PKG)/model1.pkl: | $(STAMP)
+	@if [ -e $(PKG)/model1.json ]; then echo "make: $(PKG)/model1.json is there but model1.pkl is not: restore your model, or delete model1.json to train the demo model" >&2; exit 1; fi
+	@echo "make: no model in $(PKG)/: training the demo model (make train) ..."
 	$(BIN)/mod train
 
 $(PKG)/%_spec.json: %_spec.json
@@ -44,8 +49,8 @@ model: $(PKG)/model1.pkl $(PKG)/input_spec.json $(PKG)/output_spec.json
 package: export model ## validate deployment_package/ and zip it into a byte-reproducible deployment_package.zip
 	$(BIN)/mod package
 
-smoke: package ## run the built zip as UbiOps does on IMAGE=path (default: the astronaut); ISOLATED=1: in a fresh venv
-	$(BIN)/mod smoke $(if $(IMAGE),--image "$(IMAGE)") $(if $(filter 1 yes true,$(ISOLATED)),--isolated)
+smoke: package ## run the built zip as UbiOps does, on its golden examples (or DATA=request.json, IMAGE=me.jpg); ISOLATED=1: in a fresh venv
+	$(BIN)/mod smoke $(if $(DATA),--data "$(DATA)") $(if $(IMAGE),--image "$(IMAGE)") $(if $(filter 1 yes true,$(ISOLATED)),--isolated)
 
 serve: package ## serve the zip on 127.0.0.1:8000 as deployment face-portrait v1 (PORT=8001; SERVE_FLAGS="--workers 2 --no-auth ...")
 	$(BIN)/mod serve --port $(PORT) $(SERVE_FLAGS)
@@ -82,8 +87,8 @@ test: sync-check model browser ## run the sync check, pytest (prcvd and mod) and
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/nbdev_test --n_workers 1
 
-clean: ## remove build outputs and caches (keeps .venv and artefacts/)
-	rm -rf $(PKG)/model1.pkl $(PKG)/model1.json $(PKG)/*_spec.json .pytest_cache _docs _proc
+clean: ## remove build outputs and caches (keeps the installed model, .venv and artefacts/)
+	rm -rf $(PKG)/*_spec.json .pytest_cache _docs _proc
 	rm -rf $(PKG)/libraries $(PKG)/requirements.txt $(PKG).zip $(PKG).zip.partial $(PKG).build.json
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 

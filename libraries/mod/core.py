@@ -43,20 +43,21 @@ def check_model(base_directory) -> dict:
     pkl, mf = base / MODEL_FILE, base / MANIFEST_FILE
     for p in (pkl, mf):
         if not p.is_file():
-            raise ModelError(f"{p.name} not found in the deployment folder; run `make train` or copy your model "
-                             f"and its manifest into deployment_package/.")
+            raise ModelError(f"{p.name} not found in the deployment folder; save your model there with "
+                             f"mod.build.model.save_model (the demo model: make train).")
     manifest = json.loads(mf.read_text())
     digest = sha256_file(pkl)
     if digest != manifest.get("sha256"):
         raise ModelError(f"{MODEL_FILE} does not match {MANIFEST_FILE}: sha256 is {digest[:12]}..., the manifest "
-                         f"says {str(manifest.get('sha256'))[:12]}...; the file was changed or replaced. Retrain "
-                         f"(`make train`) or restore the file.")
+                         f"says {str(manifest.get('sha256'))[:12]}...; the file was changed or replaced. Restore it, "
+                         f"or save the model again with mod.build.model.save_model, which writes both.")
     wanted = {n: manifest.get("versions", {}).get(n) for n in CHECKED_VERSIONS}
     have = installed_versions()
     wrong = [f"{n} {wanted[n]} (installed: {have[n]})" for n in CHECKED_VERSIONS if wanted[n] != have[n]]
     if wrong:
         raise ModelError(f"{MODEL_FILE} was trained with {', '.join(wrong)}; install exactly those versions "
-                         f"(requirements.txt pins them) or retrain with `make train`.")
+                         f"(settings.ini `requirements` pins them), or save the model again in an environment that has "
+                         f"the pinned versions.")
     return manifest
 
 
@@ -76,9 +77,8 @@ class Deployment:
         self.output_spec = Spec.load(base / "output_spec.json", "output")
         self.model, self.manifest = load_model(base)
         self.cascade = load_cascade()
-        pre = self.manifest["preprocessing"]
-        self.detection, self.crop = pre["detection"], pre["crop"]
-        self.threshold = self.manifest["threshold"]
+        settings = self.manifest["settings"]  # what `make train` saved with the model (mod.build.model.save_model)
+        self.detection, self.crop, self.threshold = settings["detection"], settings["crop"], settings["threshold"]
         self.face_column = list(self.model.classes_).index(1)
         self.model_version = self.manifest["sha256"][:12]
 

@@ -26,9 +26,10 @@ from prcvd.errors import DeploymentError, InputError, ModelError, SpecError
 from prcvd.specs import Spec
 
 from ..core import MANIFEST_FILE, MODEL_FILE, check_model, sha256_file
-from .rules import PACKAGE_DIR, ZIP_FILE, check_requirements
+from .rules import PACKAGE_DIR, ZIP_FILE, check_requirements, settings_pins
 from .zips import write_zip
-from .smoke import run_package
+from .pickles import check_pickle
+from .smoke import replay, run_package
 
 # %% ../../../nbs/build/12_build.package.ipynb #38aef536
 RUNTIME_MODULES = ("__init__.py", "core.py")  # of libraries/mod: what `from mod.core import Deployment` needs
@@ -236,18 +237,20 @@ def _build(root: Path, out: Path, max_bytes: int) -> dict:
             raise PackageError(f"{PACKAGE_DIR}/{name} {why}: every package needs it.")
     partial = out.with_name(out.name + ".partial")  # beside `out`, so the final rename is atomic
     try:
-        with tempfile.TemporaryDirectory(prefix="package-") as tmp, ThreadPoolExecutor(2) as pool:
+        with tempfile.TemporaryDirectory(prefix="package-") as tmp, ThreadPoolExecutor(3) as pool:
             stage = Path(tmp) / PACKAGE_DIR
             _stage(pkg, files, stage)
-            # The import check is a fresh process (most of a build's time): the zip is written meanwhile. The model
-            # is checked by hash and versions only; unpickling it would cost scikit-learn's import, and `make smoke`
-            # loads it anyway.
+            # The import check and the golden examples are fresh processes (most of a build's time): they run side
+            # by side while the zip is written. The pickle's imports are read from its opcodes, not by loading it.
             checked, zipped = pool.submit(check_deployment, stage), pool.submit(write_zip, stage, files, partial)
+            replayed = pool.submit(replay, stage, None, 300, "make package (the sealed check)")
             try:
                 check_model(stage)
+                check_pickle((stage / MODEL_FILE).read_bytes(), stage / "libraries", settings_pins(root))
             except ModelError as e:
                 raise PackageError(f"{PACKAGE_DIR}/{e.public_error_message}") from None
             checked.result()
+            replayed.result()
             sha, size = zipped.result(), partial.stat().st_size
         if size > max_bytes:
             raise PackageError(f"{out.name} is {size:,} bytes compressed; UbiOps takes at most {max_bytes:,}. Make "

@@ -4,10 +4,12 @@
 
 # %% auto #0
 __all__ = ['PACKAGE_DIR', 'ZIP_FILE', 'NAME', 'PIN', 'VERSION_DEFAULTS', 'NotFound', 'Conflict', 'check_name',
-           'check_requirements', 'check_version_settings']
+           'check_requirements', 'settings_pins', 'check_version_settings']
 
 # %% ../../../nbs/build/10_build.rules.ipynb #f1283fd4
 import re
+from configparser import ConfigParser
+from pathlib import Path
 
 from prcvd.errors import DeploymentError, InputError
 
@@ -62,6 +64,17 @@ def check_requirements(text: str, source: str = "requirements.txt") -> dict:
                              f"as `name==version` (e.g. numpy==2.4.6), so the build is the same every time.")
         pins[m[1].lower().replace("_", "-")] = m[3]
     return pins
+
+# %% ../../../nbs/build/10_build.rules.ipynb #6fba6af1
+def settings_pins(root=".") -> dict:
+    "The runtime pins, settings.ini `requirements` (the one place they are declared), as `{name: version}`."
+    cfg = ConfigParser(delimiters=["="])
+    if not cfg.read(Path(root) / "settings.ini"):
+        raise InputError(f"settings.ini not found in {Path(root).resolve()}; run this from the checkout's top folder.")
+    try:
+        return check_requirements("\n".join(cfg["DEFAULT"].get("requirements", "").split()), "settings.ini `requirements`")
+    except InputError as e:
+        raise InputError(f"{e.public_error_message} Fix settings.ini `requirements`: the deployment runs on these pins.") from None
 
 # %% ../../../nbs/build/10_build.rules.ipynb #65f2e725
 VERSION_DEFAULTS = {  # UbiOps' documented defaults
