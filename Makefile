@@ -64,8 +64,10 @@ deploy: package ## deploy the zip as deploy.yaml says (env: UBIOPS_PROJECT, UBIO
 # What exporting may change: tracked edits and untracked files under nbs/ and libraries/.
 SYNC_STATE = { git diff -- nbs libraries; git ls-files --others --exclude-standard -- nbs libraries; } | sha256sum
 
-sync-check: $(STAMP) ## fail if nbdev_export or nbdev_clean would change nbs/ or libraries/ (notebooks and library drifted)
-	@before=$$($(SYNC_STATE)); $(BIN)/nbdev_export && $(BIN)/nbdev_clean; after=$$($(SYNC_STATE)); \
+# nbdev_clean runs first: what it strips (execution counts, kernel and cell metadata of a notebook saved in Jupyter)
+# is not drift, so it is normalised here rather than reported.
+sync-check: $(STAMP) ## fail if nbdev_export would change libraries/ or nbs/ (notebooks and library drifted)
+	@$(BIN)/nbdev_clean; before=$$($(SYNC_STATE)); $(BIN)/nbdev_export && $(BIN)/nbdev_clean; after=$$($(SYNC_STATE)); \
 	[ "$$before" = "$$after" ] || { git status --short -- nbs libraries; \
 	  echo "nbs/ and libraries/mod were out of sync (now exported): review and commit both"; exit 1; }
 	@echo "notebooks and libraries/mod are in sync"
