@@ -14,7 +14,8 @@ import yaml
 from mod.server.auth import Tokens
 from mod.cli import main
 from mod.cloud.deploy import deploy
-from mod.build.rules import ENVIRONMENT_FILES, environment_zip
+from mod.build.rules import ENV_DIR, ENVIRONMENT_FILES, environment_zip
+from mod.build.zips import write_zip
 from mod.cloud.config import DeployError, Target, environment_name
 from mod.server.app import ServeSettings
 from mod.server.store import Store
@@ -137,6 +138,19 @@ def test_overwrite_replaces_the_revision_and_reuses_the_environment(first, env, 
     assert (v.status, v.active_revision) == ("available", d.revision) and d.revision != first.revision
 
 
+def test_overwrite_that_changes_instance_settings_waits_before_the_upload(first, env, package, tmp_path, capsys):
+    api = Target.connect().api
+    d = run(package, config(tmp_path, maximum_idle_time=600), overwrite=True, update_wait=0)
+    out = capsys.readouterr().out
+    assert "wait 0 s for UbiOps to apply the new maximum_idle_time before the upload, as ubiops-cli 2.32 does" in out
+    assert out.index("for UbiOps to apply") < out.index("upload deployment_package.zip")
+    v = api.deployment_versions_get("local", "face-portrait", "v1")
+    assert (v.maximum_idle_time, v.active_revision) == (600, d.revision)
+    run(package, overwrite=True, update_wait=0)  # back to deploy.yaml's settings, for the tests after this one
+    assert "apply the new maximum_idle_time" in capsys.readouterr().out
+    assert api.deployment_versions_get("local", "face-portrait", "v1").maximum_idle_time == 300
+
+
 def test_dry_run_changes_nothing(first, env, package, capsys):
     before = state(env)
     d = run(package, new_version=True, dry_run=True)
@@ -196,6 +210,102 @@ def test_zip_escaping_its_folder_is_refused_before_and_by_the_server(first, serv
         api.revisions_file_upload("local", "face-portrait", "v1", file=str(evil))
     assert e.value.status == 400 and "points outside the package" in e.value.get_body_message()
     assert not list(server.data.rglob("evil.py"))
+
+
+# What deploy.yaml, the zips or the project would make UbiOps refuse stops the deploy before any change
+
+@pytest.mark.parametrize("changes, message", [
+    ({"environment": "python3-11", "base_environment_name": None}, "write `base_environment_name: python3-11`"),
+    ({"request_retention_time": 2_419_201}, "request_retention_time is 2419201; allowed: an integer from 0 to 2419200"),
+    ({"deployment_supports_request_format": False}, "deployment_supports_request_format is False; mod deploy deploys"),
+    ({"deployment_labels": {"team": "vision,faces"}}, "label value 'vision,faces' is not allowed"),
+    ({"environment_tag": "v1"}, "environment_name and environment_tag go together"),
+])
+def test_deploy_yaml_that_ubiops_would_refuse_stops_before_any_call(env, package, tmp_path, changes, message):
+    before = state(env)
+    with pytest.raises(InputError, match=re.escape(message)):
+        run(package, config(tmp_path, **changes), new_version=True)
+    assert state(env) == before
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"instance_type_group_name": "2048 MB + 1 vCPU"}, "Instance type group '2048 MB + 1 vCPU' (instance_type_group_name "
+     "in deploy.yaml) is not one project 'local' has; it has: '512 MB + 0.125 vCPU', '1024 MB + 0.25 vCPU'"),
+    ({"base_environment_name": "python3-9"}, "Base environment 'python3-9' (base_environment_name in deploy.yaml) is not "
+     "one project 'local' offers; it offers: python3-10, python3-11"),
+    ({"base_environment_tag": "v7"}, "Base environment 'python3-11' has no built tag 'v7' (base_environment_tag in "
+     "deploy.yaml); its tags: v1 (success)"),
+    ({"base_environment_name": None, "environment_name": "mine", "environment_tag": "v1"},
+     "Environment 'mine' tag 'v1' (environment_name, environment_tag in deploy.yaml) does not exist in project 'local'"),
+])
+def test_what_the_project_does_not_offer_stops_the_plan_before_any_change(first, env, package, tmp_path, changes,
+                                                                          message):
+    before = state(env)
+    with pytest.raises(DeployError, match=re.escape(message)):
+        run(package, config(tmp_path, **changes), new_version=True)
+    assert state(env) == before
+
+
+def test_a_zip_with_an_environment_file_is_refused_before_any_call(env, package, tmp_path):
+    implicit = variant(package, tmp_path / "implicit.zip", {"requirements.txt": "numpy==2.4.6\n"})
+    before = state(env)
+    with pytest.raises(InputError, match="implicit.zip holds requirements.txt next to deployment.py: UbiOps would "
+                                         "build an implicit environment from it"):
+        run(implicit, new_version=True)
+    assert state(env) == before
+
+
+def test_an_environment_package_of_another_build_is_refused(env, package, tmp_path):
+    pins = environment_zip(package).read_bytes()
+    stale = tmp_path / ENV_DIR
+    stale.mkdir()
+    (stale / "requirements.txt").write_text("numpy==2.4.5\n")
+    write_zip(stale, ["requirements.txt"], tmp_path / "old-environment.zip", top=ENV_DIR)
+    with pytest.raises(InputError, match="old-environment.zip pins numpy==2.4.5, but model1.json in "
+                                         "deployment_package.zip was trained with numpy=="):
+        run(package, environment=tmp_path / "old-environment.zip", dry_run=True)
+    assert environment_zip(package).read_bytes() == pins
+
+
+def test_an_environment_of_your_own_is_used_as_is(first, env, package, tmp_path, capsys):
+    cfg = config(tmp_path, base_environment_name=None, environment_name=first.env, environment_tag="v1")
+    run(package, cfg, new_version=True, dry_run=True)
+    assert f"use environment {first.env} tag v1 as is (environment_name in deploy.yaml)" in capsys.readouterr().out
+
+
+# A failed environment tag: the same pins always land on it, so it is rebuilt
+
+@pytest.fixture(scope="module")
+def failed_environment(first, server, tmp_path_factory) -> str:
+    "The environment `mod deploy` would build for deployment rebuild-me, with its tag v1 failed."
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("UBIOPS_API_TOKEN", server.token)
+        api = Target.connect("local", server.host).api
+    name = environment_name("rebuild-me", "python3-11", "v1", first.pkg.requirements)
+    folder = tmp_path_factory.mktemp("bad-env") / ENV_DIR
+    folder.mkdir()
+    (folder / "requirements.txt").write_text("numpy==0.0.1\n")  # this server can't install it: the build fails
+    write_zip(folder, ["requirements.txt"], folder.parent / "bad.zip", top=ENV_DIR)
+    api.environments_create("local", {"name": name})
+    api.environment_tags_create("local", name, {"name": "v1"})
+    api.environment_tags_build("local", name, "v1", file=str(folder.parent / "bad.zip"),
+                               base_environment_name="python3-11", base_environment_tag="v1")
+    assert api.environment_tags_get("local", name, "v1").status == "failed"
+    return name
+
+
+def test_a_failed_environment_tag_is_planned_for_a_rebuild(failed_environment, env, package, tmp_path, capsys):
+    run(package, config(tmp_path, deployment_name="rebuild-me"), dry_run=True)
+    assert (f"rebuild environment {failed_environment} tag v1: its last build is failed (This local server runs Python"
+            in capsys.readouterr().out)
+
+
+@pytest.mark.xfail(reason="server work: no POST .../environments/{e}/tags/{t}/rebuild on the local server yet",
+                   strict=False)
+def test_a_rebuilt_tag_that_fails_again_shows_its_error(failed_environment, env, package, tmp_path):
+    with pytest.raises(DeployError, match=f"Environment '{failed_environment}' tag v1 is failed: .*numpy==0.0.1.*"
+                                          "the next `make deploy` rebuilds it"):
+        run(package, config(tmp_path, deployment_name="rebuild-me"))
 
 
 def test_wrong_token_is_refused_with_a_message(first, env, package, monkeypatch):
