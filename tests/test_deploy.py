@@ -2,29 +2,24 @@
 started here (uvicorn on 127.0.0.1, a free port), with the real package built from this checkout."""
 import json
 import re
-import shutil
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import ubiops
-import yaml
 
 from mod.server.auth import Tokens
 from mod.cli import main
 from mod.cloud.deploy import deploy
-from mod.build.rules import ENV_DIR, ENVIRONMENT_FILES, environment_zip
-from mod.build.zips import write_zip
+from mod.build.rules import ENVIRONMENT_FILES, environment_zip
 from mod.cloud.config import DeployError, Target, environment_name
 from mod.server.app import ServeSettings
 from mod.server.store import Store
 from mod.cloud.versions import Versions, predict
 from prcvd.errors import InputError
+from deploy_support import CONFIG, ROOT, config, environment_package, failed_environment, variant
 from server_fixture import running_server
-
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "deploy.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -52,27 +47,6 @@ def env(server, monkeypatch):
 
 def run(package, config=CONFIG, **kw):
     return deploy(config=config, package=package, progress=False, timeout=60, **kw)
-
-
-def config(tmp_path, **changes) -> Path:
-    "A copy of deploy.yaml with `changes` (a None value drops the key)."
-    cfg = {**yaml.safe_load(CONFIG.read_text()), **changes}
-    path = tmp_path / "deploy.yaml"
-    path.write_text(yaml.safe_dump({k: v for k, v in cfg.items() if v is not None}))
-    return path
-
-
-def variant(package: Path, out: Path, files: dict) -> Path:
-    "A copy of the zip with `files` (names inside deployment_package/) replaced or added, its environment beside it."
-    replace = {f"deployment_package/{name}": text for name, text in files.items()}
-    with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            dst.writestr(info, replace.pop(info.filename, None) or src.read(info))
-        for entry, text in replace.items():
-            dst.writestr(entry, text)
-    if not environment_zip(out).exists():
-        shutil.copyfile(environment_zip(package), environment_zip(out))
-    return out
 
 
 def state(host) -> dict:
@@ -257,13 +231,10 @@ def test_a_zip_with_an_environment_file_is_refused_before_any_call(env, package,
 
 def test_an_environment_package_of_another_build_is_refused(env, package, tmp_path):
     pins = environment_zip(package).read_bytes()
-    stale = tmp_path / ENV_DIR
-    stale.mkdir()
-    (stale / "requirements.txt").write_text("numpy==2.4.5\n")
-    write_zip(stale, ["requirements.txt"], tmp_path / "old-environment.zip", top=ENV_DIR)
-    with pytest.raises(InputError, match="old-environment.zip pins numpy==2.4.5, but model1.json in "
+    stale = environment_package(tmp_path, "numpy==2.4.5\n")
+    with pytest.raises(InputError, match="environment.zip pins numpy==2.4.5, but model1.json in "
                                          "deployment_package.zip was trained with numpy=="):
-        run(package, environment=tmp_path / "old-environment.zip", dry_run=True)
+        run(package, environment=stale, dry_run=True)
     assert environment_zip(package).read_bytes() == pins
 
 
@@ -276,34 +247,24 @@ def test_an_environment_of_your_own_is_used_as_is(first, env, package, tmp_path,
 # A failed environment tag: the same pins always land on it, so it is rebuilt
 
 @pytest.fixture(scope="module")
-def failed_environment(first, server, tmp_path_factory) -> str:
+def rebuild_me(first, server, tmp_path_factory) -> str:
     "The environment `mod deploy` would build for deployment rebuild-me, with its tag v1 failed."
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("UBIOPS_API_TOKEN", server.token)
         api = Target.connect("local", server.host).api
-    name = environment_name("rebuild-me", "python3-11", "v1", first.pkg.requirements)
-    folder = tmp_path_factory.mktemp("bad-env") / ENV_DIR
-    folder.mkdir()
-    (folder / "requirements.txt").write_text("numpy==0.0.1\n")  # this server can't install it: the build fails
-    write_zip(folder, ["requirements.txt"], folder.parent / "bad.zip", top=ENV_DIR)
-    api.environments_create("local", {"name": name})
-    api.environment_tags_create("local", name, {"name": "v1"})
-    api.environment_tags_build("local", name, "v1", file=str(folder.parent / "bad.zip"),
-                               base_environment_name="python3-11", base_environment_tag="v1")
-    assert api.environment_tags_get("local", name, "v1").status == "failed"
-    return name
+    return failed_environment(api, "rebuild-me", first.pkg.requirements, tmp_path_factory.mktemp("bad-env"))
 
 
-def test_a_failed_environment_tag_is_planned_for_a_rebuild(failed_environment, env, package, tmp_path, capsys):
+def test_a_failed_environment_tag_is_planned_for_a_rebuild(rebuild_me, env, package, tmp_path, capsys):
     run(package, config(tmp_path, deployment_name="rebuild-me"), dry_run=True)
-    assert (f"rebuild environment {failed_environment} tag v1: its last build is failed (This local server runs Python"
+    assert (f"rebuild environment {rebuild_me} tag v1: its last build is failed (This local server runs Python"
             in capsys.readouterr().out)
 
 
 @pytest.mark.xfail(reason="server work: no POST .../environments/{e}/tags/{t}/rebuild on the local server yet",
                    strict=False)
-def test_a_rebuilt_tag_that_fails_again_shows_its_error(failed_environment, env, package, tmp_path):
-    with pytest.raises(DeployError, match=f"Environment '{failed_environment}' tag v1 is failed: .*numpy==0.0.1.*"
+def test_a_rebuilt_tag_that_fails_again_shows_its_error(rebuild_me, env, package, tmp_path):
+    with pytest.raises(DeployError, match=f"Environment '{rebuild_me}' tag v1 is failed: .*numpy==0.0.1.*"
                                           "the next `make deploy` rebuilds it"):
         run(package, config(tmp_path, deployment_name="rebuild-me"))
 
