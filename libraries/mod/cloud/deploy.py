@@ -12,7 +12,6 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import parse_qs, urlparse
 
 import ubiops
 from fastcore.basics import patch
@@ -79,7 +78,8 @@ class Deploy:
         if overwrite and new_version:
             raise InputError("--overwrite replaces a version, --new-version adds one: give one of them, not both.")
         existing = or_none(self.api.deployments_get, self.project, self.deployment)
-        self._instance_type_group()
+        envs.check_instance_type_group(self.api, self.project, self.cfg.version.get("instance_type_group_name"),
+                                       self.cfg.version.get("instance_type_group_id"))
         return [*self._deployment(existing), *self._environment(), *self._version(existing, overwrite, new_version),
                 Step("upload", f"upload {self.pkg.path.name} ({self.pkg.size / 2**20:.1f} MiB) as a new revision of "
                      f"{self.version}", self.upload),
@@ -111,26 +111,6 @@ def create_deployment(self: Deploy):
     self.api.deployments_create(self.project, {
         "name": self.deployment, "description": self.cfg.deployment_description, "supports_request_format": True,
         "labels": self.cfg.deployment_labels, **self.pkg.input_spec.to_dict(), **self.pkg.output_spec.to_dict()})
-
-# %% ../../../nbs/cloud/41_cloud.deploy.ipynb #b1c2d3e4
-@patch
-def _instance_type_group(self: Deploy):
-    "Stop unless deploy.yaml's instance type group (name or id) is one of the project's."
-    name, gid = (self.cfg.version.get(k) for k in ("instance_type_group_name", "instance_type_group_id"))
-    if not name and not gid:
-        return
-    groups, cursor, seen = [], None, set()
-    while True:
-        page = self.api.instance_type_groups_list(self.project, **({"cursor": cursor} if cursor else {}))
-        groups += page.results or []
-        cursor = page.next and parse_qs(urlparse(page.next).query).get("cursor", [None])[0]
-        if not cursor or cursor in seen:
-            break
-        seen.add(cursor)
-    if not any((name and g.name == name) or (gid and g.id == gid) for g in groups):
-        key = "instance_type_group_name" if name else "instance_type_group_id"
-        raise DeployError(f"Instance type group {name or gid!r} ({key} in deploy.yaml) is not one project "
-                          f"'{self.project}' has; it has: {', '.join(repr(g.name) for g in groups) or 'none'}.")
 
 # %% ../../../nbs/cloud/41_cloud.deploy.ipynb #306f0cbb
 @patch
