@@ -46,10 +46,10 @@ $(PKG)/%_spec.json: %_spec.json
 
 model: $(PKG)/model1.pkl $(PKG)/input_spec.json $(PKG)/output_spec.json
 
-package: export model ## validate deployment_package/ and zip it into a byte-reproducible deployment_package.zip
+package: export model ## validate deployment_package/ and zip it into a byte-reproducible deployment_package.zip (pins: environment_package.zip)
 	$(BIN)/mod package
 
-smoke: package ## run the built zip as UbiOps does, on its golden examples (or DATA=request.json, IMAGE=me.jpg); ISOLATED=1: in a fresh venv
+smoke: package ## run the built zip as UbiOps does, on its golden examples (or DATA=request.json, IMAGE=me.jpg); ISOLATED=1: in a venv of environment_package.zip's pins
 	$(BIN)/mod smoke $(if $(DATA),--data "$(DATA)") $(if $(IMAGE),--image "$(IMAGE)") $(if $(filter 1 yes true,$(ISOLATED)),--isolated)
 
 serve: package ## serve the zip on 127.0.0.1:8000 as deployment face-portrait v1 (PORT=8001; SERVE_FLAGS="--workers 2 --no-auth ...")
@@ -92,6 +92,7 @@ test: sync-check model browser ## run the sync check, pytest (prcvd and mod) and
 clean: ## remove build outputs and caches (keeps the installed model, .venv and artefacts/)
 	rm -rf $(PKG)/*_spec.json .pytest_cache _docs _proc
 	rm -rf $(PKG)/libraries $(PKG)/requirements.txt $(PKG).zip $(PKG).zip.partial $(PKG).build.json
+	rm -rf environment_package environment_package.zip environment_package.zip.partial
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 .PHONY: help setup lab export train model package smoke sync-check browser test clean deploy serve token

@@ -129,7 +129,8 @@ def revisions_get(request: Request, project_name: str, deployment_name: str, ver
 # %% ../../../nbs/server/23_server.app.ipynb #54829c56
 # Each module here may expose `router` (its routes get the token check), `public_router` (no token) and
 # `lifespan(app)` (entered in this order at start-up, left in reverse at shutdown).
-ROUTER_MODULES = ("mod.server.auth", "mod.server.files", "mod.server.instances", "mod.server.requests", "mod.server.request_api", "mod.server.manage")
+ROUTER_MODULES = ("mod.server.auth", "mod.server.files", "mod.server.instances", "mod.server.requests", "mod.server.request_api", "mod.server.manage",
+                  "mod.server.instance_types")
 # These modules' routers are served at the root, outside the prefixes and without auth: the page and the API docs.
 ROOT_ROUTER_MODULES = ("mod.server.openapi", "mod.server.page")
 PREFIXES = ("/v2.1", "/v2")
