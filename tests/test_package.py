@@ -412,3 +412,12 @@ def test_an_exported_notebook_edit_shows_in_mod_package(checkout):
     proc = subprocess.run([MOD, "package", "--root", checkout], capture_output=True, text=True, check=True)
     assert "changed since the last build: ~libraries/mod/core.py\n" in proc.stdout
     assert f"sha256 {sha256_file(checkout / 'deployment_package.zip')}" in proc.stdout
+
+
+def test_the_sealed_checks_run_again_only_when_something_they_depend_on_changed(checkout):
+    assert build(checkout)["checks"] == "run"
+    assert build(checkout)["checks"] == "unchanged"  # same files, Python and libraries: same outcome
+    (checkout / "libraries" / "prcvd" / "__init__.py").write_text("# changed\n", "a")
+    assert build(checkout)["checks"] == "run"
+    (checkout / "deployment_package.build.json").unlink()  # no record of a passed check: run them
+    assert build(checkout)["checks"] == "run"

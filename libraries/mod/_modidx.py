@@ -17,6 +17,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                                    'mod.build.package._build': ('build/build.package.html#_build', 'mod/build/package.py'),
                                    'mod.build.package._environment': ('build/build.package.html#_environment', 'mod/build/package.py'),
                                    'mod.build.package._exclusive': ('build/build.package.html#_exclusive', 'mod/build/package.py'),
+                                   'mod.build.package._fingerprint': ('build/build.package.html#_fingerprint', 'mod/build/package.py'),
                                    'mod.build.package._ignore_rules': ('build/build.package.html#_ignore_rules', 'mod/build/package.py'),
                                    'mod.build.package._stage': ('build/build.package.html#_stage', 'mod/build/package.py'),
                                    'mod.build.package._why_refused': ('build/build.package.html#_why_refused', 'mod/build/package.py'),
