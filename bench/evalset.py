@@ -19,7 +19,8 @@ from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 
-# Hand-annotated face boxes (forehead to chin, ear to ear) in the pictures as shipped.
+# Hand-annotated face boxes (forehead to chin, ear to ear) in the pictures as shipped (tests/portraits.py states the
+# astronaut's too).
 PORTRAITS = {
     "astronaut": ("skimage", "astronaut.png", (175, 62, 102, 108)),
     "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", (165, 130, 210, 195)),
