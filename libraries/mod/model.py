@@ -152,7 +152,8 @@ def build_pipeline(conf: dict):
     hog = {k: tuple(v) if isinstance(v, list) else v for k, v in conf["hog"].items()}
     svc = SVC(kernel="rbf", random_state=conf["seed"], **conf["svc"])
     return Pipeline([("hog", HOG(image_shape=tuple(conf["crop"]["size"]), **hog)), ("scale", StandardScaler()),
-                     ("clf", CalibratedClassifierCV(svc, cv=conf["calibration_folds"]))])
+                     ("clf", CalibratedClassifierCV(svc, cv=conf["calibration_folds"],
+                                                     ensemble=conf.get("calibration_ensemble", True)))])
 
 
 def choose_threshold(y, proba, kind, rule) -> float:
