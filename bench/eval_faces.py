@@ -6,11 +6,15 @@ transformation family: recall (the face is found and the box overlaps the truth,
 found boxes, latency p50/p90; and over the whole set: recall on real faces, false positives on non-faces, faces
 counted right on pictures of two faces.
 
-Run: .venv/bin/python bench/eval_faces.py [deployment_package ...] [--set DIR] [--json OUT]
+Run: .venv/bin/python bench/eval_faces.py [FOLDER[:key=value,...] ...] [--set DIR] [--json OUT]
 (default: ./deployment_package; the set is built into a temporary folder unless --set names one already built).
+`key=value` pairs (values in JSON) override the search settings of that folder's manifest (`preprocessing.detection`)
+in a copy, to compare variants of one model side by side: `deployment_package:confirm=null` (no Haar check),
+`deployment_package:engine="skimage"` (scikit-image's cascade engine).
 """
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -34,11 +38,27 @@ def iou(a, b) -> float:
     return inter / union if union else 0.0
 
 
+def variant(spec: str, tmp: Path) -> Path:
+    "The deployment folder `spec` names, copied with its search settings overridden when it has `:key=value,...`."
+    folder, _, overrides = spec.partition(":")
+    if not overrides:
+        return Path(folder)
+    copy = tmp / f"variant{len(list(tmp.glob('variant*')))}"
+    shutil.copytree(folder, copy)
+    manifest = json.loads((copy / "model1.json").read_text())
+    for pair in overrides.split(","):
+        key, _, value = pair.partition("=")
+        manifest["preprocessing"]["detection"][key] = json.loads(value)
+    (copy / "model1.json").write_text(json.dumps(manifest))
+    return copy
+
+
 def run(packages: list, items: list, folder: Path, repeat: int = 1) -> dict:
-    "package -> list of per-item results {name, family, found, iou, count, confidence, ms}."
+    "package spec -> list of per-item results {name, family, found, iou, count, confidence, ms}."
     from mod.core import Deployment
 
-    deps = {p: Deployment(str(p), {}) for p in packages}
+    with tempfile.TemporaryDirectory() as tmp:
+        deps = {p: Deployment(str(variant(p, Path(tmp))), {}) for p in packages}
     for d in deps.values():  # first answers pay for lazy imports and caches
         for it in items[:3]:
             d.request({"portrait": str(folder / it.path)})

@@ -36,8 +36,6 @@ NONFACES = {
     "mpl_logo": ("matplotlib", "mpl-data/sample_data/logo2.png"),
     "minduka": ("matplotlib", "mpl-data/sample_data/Minduka_Present_Blue_Pack.png"),
 }
-EVAL_ONLY_SKIMAGE = {"coffee", "camera", "chelsea", "cell", "chessboard", "color", "microaneurysms",
-                     "motorcycle_left", "motorcycle_right", "phantom"}
 
 
 @dataclass
