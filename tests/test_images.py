@@ -182,3 +182,8 @@ def test_a_truncated_jpeg_is_refused_in_draft_mode_too():
     data = png_bytes(Image.new("RGB", (1600, 1200), "red"), format="JPEG")
     with pytest.raises(TruncatedImageError, match="truncated"):
         load_reduced(data[: len(data) // 3], 300)
+
+
+def test_a_jpeg_2000_is_decoded_at_a_reduced_scale_too():
+    im, full = load_reduced(png_bytes(Image.new("RGB", (1600, 1200), "red"), format="JPEG2000"), 300)
+    assert full == (1600, 1200) and im.size == (400, 300)

@@ -3,6 +3,7 @@
 Limits are checked before pixels are decoded, so a decompression bomb costs a header read, not the memory.
 """
 import io
+import math
 import warnings
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def _open(data: bytes, max_pixels: int, side: int | None = None, mode: str = "RG
     stored (width, height).
 
     With `side`, a JPEG decodes at 1/2, 1/4 or 1/8 scale when that still leaves `side` pixels on the long side
-    (Pillow's draft mode, here in `mode`); other formats decode in full. The limits are checked before either."""
+    (Pillow's draft mode, here in `mode`), a JPEG 2000 at 1/2^n; other formats decode in full. The limits are
+    checked before either."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -65,6 +67,8 @@ def _open(data: bytes, max_pixels: int, side: int | None = None, mode: str = "RG
         if side is not None and max(width, height) > side:
             k = side / max(width, height)  # draft keeps at least this size: ask for exactly the scaled size
             im.draft(mode, (max(1, round(width * k)), max(1, round(height * k))))  # a no-op but for JPEG
+            if im.format == "JPEG2000":  # its own reduced decode: halve the size `reduce` times
+                im.reduce = max(0, math.floor(math.log2(max(width, height) / side)))
         im.load()
     except Exception as e:  # OSError('image file is truncated'), zlib and decoder errors
         raise TruncatedImageError(f"Image data is truncated or corrupt ({e}); send the complete file.")
@@ -103,7 +107,7 @@ def load_image(src, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) ->
 
 def load_reduced(src, side: int, gray: bool = False, max_pixels: int = MAX_PIXELS,
                  max_bytes: int = MAX_BYTES) -> tuple[Image.Image, tuple[int, int]]:
-    """Load `src` upright, decoding only what a copy of `side` pixels on the long side needs (JPEG draft mode).
+    """Load `src` upright, decoding only what a copy of `side` pixels on the long side needs (JPEG, JPEG 2000).
 
     Returns the image (RGB, or L when `gray`, which also spares a JPEG its colour), at least `side` pixels on its
     long side when the original is, and the original's upright (width, height): coordinates in the image times
