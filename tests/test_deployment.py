@@ -136,3 +136,11 @@ def test_a_portrait_turned_without_exif_is_found(deployment, pictures, tmp_path)
     result = deployment.request({"portrait": str(tmp_path / "turned.png")})
     x, y, w, h = ASTRONAUT_FACE  # turned 90 degrees counter-clockwise: (x, y) -> (y, 512 - x - w)
     assert result["face_found"] and iou(result["box"], (y, 512 - x - w, h, w)) >= ON_THE_FACE, result
+
+
+@pytest.mark.parametrize("size", [(1, 1), (10, 10), (1, 5000), (30000, 2)])
+def test_tiny_and_thin_pictures_have_no_face(deployment, tmp_path, size):
+    from PIL import Image
+    Image.new("RGB", size, "grey").save(tmp_path / "thin.jpg")
+    result = deployment.request({"portrait": str(tmp_path / "thin.jpg")})
+    assert (result["face_found"], result["face_count"], result["confidence"]) == (False, 0, 0.0)
