@@ -79,8 +79,8 @@ class Deployment:
         self.search = dict(pre["detection"])
         self.cascade = load_cascade(self.search.pop("engine", "skimage"), self.search.pop("threads", 1))
         self.draft = self.search.pop("draft", False)  # the first default model decoded every picture in full
-        check = self.search.pop("confirm", None), self.search.pop("confirm_neighbors", 2)
-        self.search["confirm"] = HaarCheck(*check) if check[0] else None
+        haar, neighbors = self.search.pop("confirm", None), self.search.pop("confirm_neighbors", 2)
+        self.search["confirm"] = HaarCheck(haar, neighbors) if haar else None  # a second cascade must agree
         self.crop, self.threshold = pre["crop"], self.manifest["threshold"]
         self.face_column = list(self.model.classes_).index(1)
         self.model_version = self.manifest["sha256"][:12]
