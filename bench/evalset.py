@@ -191,7 +191,8 @@ def build(out_dir, seed: int = 0) -> list[Item]:
         for family, variant, img, boxes, fmt in portrait_variants(im, box, rng, nonface):
             items.append((Item(f"{name}-{family}{variant}", family, name, [list(b) for b in boxes]), img, fmt))
     names = sorted(faces)
-    for i, (a, b) in enumerate([(names[0], names[2]), (names[3], names[1]), (names[0], names[1]), (names[2], names[3])]):
+    pairs = [(names[0], names[2]), (names[3], names[1]), (names[0], names[1]), (names[2], names[3])]
+    for i, (a, b) in enumerate(pairs):
         (ia, ba), (ib, bb) = faces[a], faces[b]
         ib, [bb] = _resize(ib, [bb], ia.height * max(ib.size) / ib.height) if ib.height != ia.height else (ib, [bb])
         pair = Image.new("RGB", (ia.width + ib.width, max(ia.height, ib.height)), (128, 128, 128))

@@ -60,7 +60,8 @@ def augment_faces(faces: np.ndarray, copies: int, aug: dict, rng) -> np.ndarray:
     out = []
     for face in faces:
         for _ in range(copies):
-            move = AffineTransform(scale=rng.uniform(*aug["scale"]), rotation=np.deg2rad(rng.uniform(-1, 1) * aug["rotate"]))
+            zoom = rng.uniform(*aug["scale"])
+            move = AffineTransform(scale=zoom, rotation=np.deg2rad(rng.uniform(-1, 1) * aug["rotate"]))
             shift = rng.uniform(-aug["shift"], aug["shift"], 2) * (w, h)
             t = AffineTransform(translation=-centre) + move + AffineTransform(translation=centre + shift)
             x = warp(face, t.inverse, mode="edge")

@@ -71,8 +71,9 @@ class HaarCheck:
         for i, (x, y, w, h) in enumerate(boxes):
             d = round(max(w, h) * self.pad)
             region = a[max(0, y - d):y + h + d, max(0, x - d):x + w + d]
-            found = self.cascade.detectMultiScale(region, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
-                                                  minSize=(int(w * 0.7),) * 2, maxSize=(int(w * 1.4) + 1,) * 2)
+            found = self.cascade.detectMultiScale(region, scaleFactor=self.scale_factor,
+                                                  minNeighbors=self.min_neighbors, minSize=(int(w * 0.7),) * 2,
+                                                  maxSize=(int(w * 1.4) + 1,) * 2)
             out[i] = len(found) > 0
         return out
 
