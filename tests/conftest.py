@@ -9,18 +9,6 @@ from skimage import data
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "deployment_package"
-# Where the astronaut's face is in scikit-image's 512 px astronaut (x, y, width, height): the one statement of it.
-ASTRONAUT_FACE = [176, 66, 100, 100]
-
-
-def iou(a, b) -> float:
-    "Intersection over union of two (x, y, width, height) boxes."
-    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
-
-
 def demo_installed() -> bool:
     "Whether the installed model is the demo model `make train` trains (tests of the demo run only then)."
     try:

@@ -9,13 +9,14 @@ from importlib.metadata import version
 
 import pytest
 
-from conftest import ASTRONAUT_FACE, demo_installed, iou
+from conftest import demo_installed
 from mod.core import Deployment, load_model
+from portraits import ASTRONAUT_FACE, ON_THE_FACE, iou
 from prcvd.errors import ImageError, ModelError, OutputError, SpecError
 
 pytestmark = pytest.mark.skipif(not demo_installed(), reason="the installed model is not the demo model (make train)")
 
-EXPECTED_KEYS = ["face_found", "box", "label", "confidence", "model_version"]
+EXPECTED_KEYS = ["face_found", "box", "face_count", "label", "confidence", "model_version"]
 
 
 def test_model_is_a_sklearn_pipeline_loaded_from_its_manifest(package_copy):
@@ -24,23 +25,25 @@ def test_model_is_a_sklearn_pipeline_loaded_from_its_manifest(package_copy):
     assert isinstance(model, Pipeline)
     assert list(model.named_steps) == ["hog", "scale", "clf"]
     assert manifest["versions"]["scikit-learn"] and len(manifest["sha256"]) == 64
-    assert manifest["metrics"]["accuracy"] > 0.9
+    # The classifier is a lenient veto (the Haar check does the rest): its threshold keeps most held-out faces.
+    assert manifest["metrics"]["roc_auc"] > 0.9 and manifest["metrics"]["recall"] >= 0.95
 
 
 def test_astronaut_gives_a_face_on_her_face(deployment, pictures):
     result = deployment.request({"portrait": str(pictures["astronaut"])})
     assert list(result) == EXPECTED_KEYS
     assert result["face_found"] is True and result["label"] == "face"
-    assert iou(result["box"], ASTRONAUT_FACE) >= 0.5, result["box"]
-    assert 0.5 <= result["confidence"] <= 1.0
+    assert iou(result["box"], ASTRONAUT_FACE) >= ON_THE_FACE, result["box"]
+    assert result["face_count"] == 1
+    assert deployment.threshold <= result["confidence"] <= 1.0
     assert result["model_version"] == deployment.manifest["sha256"][:12]
 
 
 @pytest.mark.parametrize("name", ["coffee", "camera", "chelsea"])
 def test_no_face(deployment, pictures, name):
     result = deployment.request({"portrait": str(pictures[name])})
-    assert result == {"face_found": False, "box": [], "label": "no_face", "confidence": 0.0,
-                      "model_version": deployment.model_version}
+    assert result["face_found"] is False and result["box"] == [] and result["face_count"] == 0
+    assert result["label"] == "no_face" and 0.0 <= result["confidence"] < 1.0
 
 
 def test_result_is_plain_json(deployment, pictures):
@@ -62,13 +65,13 @@ def test_bad_portrait_has_public_message(deployment, tmp_path):
     assert "not an image" in e.value.public_error_message
 
 
-def test_one_predict_call_over_all_crops(deployment, pictures, monkeypatch):
+def test_one_predict_call_over_all_crops(deployment, monkeypatch):
     calls = []
     original = deployment.model.predict_proba
     monkeypatch.setattr(deployment.model, "predict_proba", lambda X: calls.append(len(X)) or original(X))
     from PIL import Image
-    im = Image.open(pictures["astronaut"]).convert("RGB")
-    deployment.answer(im, [tuple(ASTRONAUT_FACE), (0, 0, 60, 60), (300, 300, 80, 80)])
+    im = Image.new("L", (400, 400), 128)
+    deployment.score(im, [(176, 66, 100, 100), (0, 0, 60, 60), (300, 300, 80, 80)])
     assert calls == [3]
 
 
@@ -107,3 +110,45 @@ def test_output_that_breaks_the_spec_is_an_error(package_copy, pictures):
     d = Deployment(str(package_copy), {})
     with pytest.raises(OutputError, match="Output field 'age' is missing"):
         d.request({"portrait": str(pictures["coffee"])})
+
+
+def test_a_12_megapixel_photo_is_answered_in_its_own_pixels(deployment, pictures, tmp_path):
+    # the reproduction: the astronaut at 3024x3024 in a grey 4032x3024 frame (the first model found nothing)
+    from PIL import Image
+    frame = Image.new("RGB", (4032, 3024), (128, 128, 128))
+    frame.paste(Image.open(pictures["astronaut"]).convert("RGB").resize((3024, 3024)), (504, 0))
+    frame.save(tmp_path / "phone.jpg", quality=90)
+    result = deployment.request({"portrait": str(tmp_path / "phone.jpg")})
+    k = 3024 / 512
+    truth = (ASTRONAUT_FACE[0] * k + 504, ASTRONAUT_FACE[1] * k, ASTRONAUT_FACE[2] * k, ASTRONAUT_FACE[3] * k)
+    assert result["face_found"] and iou(result["box"], truth) >= ON_THE_FACE, result
+
+
+def test_two_faces_are_counted_and_the_best_one_is_boxed(deployment, pictures, tmp_path):
+    from PIL import Image, ImageOps
+    im = Image.open(pictures["astronaut"]).convert("RGB").crop((64, 0, 448, 512))  # her face, less of the room
+    pair = Image.new("RGB", (768, 512))
+    pair.paste(im, (0, 0))
+    pair.paste(ImageOps.mirror(im), (384, 0))
+    pair.save(tmp_path / "pair.png")
+    result = deployment.request({"portrait": str(tmp_path / "pair.png")})
+    left = (ASTRONAUT_FACE[0] - 64, *ASTRONAUT_FACE[1:])
+    mirrored = (768 - left[0] - left[2], *left[1:])
+    assert result["face_count"] == 2
+    assert max(iou(result["box"], left), iou(result["box"], mirrored)) >= ON_THE_FACE, result
+
+
+def test_a_portrait_turned_without_exif_is_found(deployment, pictures, tmp_path):
+    from PIL import Image
+    Image.open(pictures["astronaut"]).rotate(90, expand=True).save(tmp_path / "turned.png")
+    result = deployment.request({"portrait": str(tmp_path / "turned.png")})
+    x, y, w, h = ASTRONAUT_FACE  # turned 90 degrees counter-clockwise: (x, y) -> (y, 512 - x - w)
+    assert result["face_found"] and iou(result["box"], (y, 512 - x - w, h, w)) >= ON_THE_FACE, result
+
+
+@pytest.mark.parametrize("size", [(1, 1), (10, 10), (1, 5000), (30000, 2)])
+def test_tiny_and_thin_pictures_have_no_face(deployment, tmp_path, size):
+    from PIL import Image
+    Image.new("RGB", size, "grey").save(tmp_path / "thin.jpg")
+    result = deployment.request({"portrait": str(tmp_path / "thin.jpg")})
+    assert (result["face_found"], result["face_count"], result["confidence"]) == (False, 0, 0.0)

@@ -6,8 +6,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ASTRONAUT_FACE, iou
 from mod.build.smoke import sample_portrait
+from portraits import ASTRONAUT_FACE, ON_THE_FACE, iou
 from serve_support import prepare, settings
 from server_fixture import running_server
 
@@ -87,7 +87,7 @@ def test_portrait_shows_the_face_box_on_the_face(page, server, tmp_path):
     answer = json.loads(page.inner_text("#json"))
     assert (answer["status"], answer["result"]["face_found"]) == ("completed", True)
     found = answer["result"]["box"]
-    assert iou(found, ASTRONAUT_FACE) >= 0.5, found
+    assert iou(found, ASTRONAUT_FACE) >= ON_THE_FACE, found
     img, box = page.locator("#picture").bounding_box(), page.locator("#box").bounding_box()
     scale = img["width"] / 512
     assert scale < 0.9  # the picture is shown scaled down, so the box must be scaled too

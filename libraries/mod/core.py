@@ -14,8 +14,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from prcvd.errors import ModelError
-from prcvd.faces import crop_faces, detect_faces, load_cascade
-from prcvd.images import load_image
+from prcvd.faces import HaarCheck, crop_faces, find_faces, load_cascade, working_side
+from prcvd.images import load_reduced
 from prcvd.specs import Spec
 
 # %% ../../nbs/00_core.ipynb #8d6af490
@@ -69,36 +69,38 @@ def load_model(base_directory):
 
 # %% ../../nbs/00_core.ipynb #751c1ecb
 class Deployment:
-    "UbiOps deployment: a portrait in; whether a face was found, its box and a confidence out."
+    "UbiOps deployment: a portrait in; whether a face was found, its box, how many faces and a confidence out."
 
     def __init__(self, base_directory, context):
         base = Path(base_directory)
         self.input_spec = Spec.load(base / "input_spec.json", "input")
         self.output_spec = Spec.load(base / "output_spec.json", "output")
         self.model, self.manifest = load_model(base)
-        self.cascade = load_cascade()
         settings = self.manifest["settings"]  # what `make train` saved with the model (mod.build.model.save_model)
-        self.detection, self.crop, self.threshold = settings["detection"], settings["crop"], settings["threshold"]
+        self.search = dict(settings["detection"])
+        self.cascade = load_cascade(self.search.pop("engine", "skimage"), self.search.pop("threads", 1))
+        self.draft = self.search.pop("draft", False)  # the first default model decoded every picture in full
+        haar, neighbors = self.search.pop("confirm", None), self.search.pop("confirm_neighbors", 2)
+        self.search["confirm"] = HaarCheck(haar, neighbors) if haar else None  # a second cascade must agree
+        self.crop, self.threshold = settings["crop"], settings["threshold"]
         self.face_column = list(self.model.classes_).index(1)
         self.model_version = self.manifest["sha256"][:12]
 
     def request(self, data):
         "Answer one request: `data` holds the local path of the portrait in its `portrait` field."
         self.input_spec.check(data)
-        image = load_image(data["portrait"])
-        boxes = detect_faces(image, self.cascade, **self.detection)
-        return self.output_spec.check(self.answer(image, boxes))
+        side = working_side(self.search["min_face"]) if self.draft else None
+        image, full_size = load_reduced(data["portrait"], side, gray=True)
+        found = find_faces(image, full_size, self.cascade, self.score, self.threshold, **self.search)
+        return self.output_spec.check(self._result(found))
 
-    def answer(self, image, boxes):
-        "The response for `boxes` found in `image`: the most face-like box if the classifier confirms it."
-        if not boxes:
-            return self._result(False, [], 0.0)
+    def score(self, image, boxes):
+        "The classifier's face probability for each candidate box in `image`: one `predict_proba` call."
         crops = crop_faces(image, boxes, size=tuple(self.crop["size"]), margin=self.crop["margin"])
-        scores = self.model.predict_proba(crops)[:, self.face_column]  # one call over every candidate
-        best = int(scores.argmax())
-        return self._result(bool(scores[best] >= self.threshold), list(boxes[best]), float(scores[best]))
+        return self.model.predict_proba(crops)[:, self.face_column]
 
-    def _result(self, found: bool, box: list, confidence: float) -> dict:
-        return {"face_found": found, "box": [int(v) for v in box] if found else [],
-                "label": "face" if found else "no_face", "confidence": round(confidence, 4),
-                "model_version": self.model_version}
+    def _result(self, found) -> dict:
+        face = bool(found.boxes)
+        return {"face_found": face, "box": [int(v) for v in found.boxes[0]] if face else [],
+                "face_count": len(found.boxes), "label": "face" if face else "no_face",
+                "confidence": round(found.scores[0] if face else found.best, 4), "model_version": self.model_version}
