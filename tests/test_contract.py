@@ -58,7 +58,7 @@ PENDING = {  # server work still to come: the route the call needs
     "deployment_version_requests_output_get": "GET .../deployments/{d}/versions/{v}/requests/{id}/output",
     "environment_tags_rebuild": "POST .../environments/{e}/tags/{t}/rebuild",
 }
-LOOKUPS = {"deployments_get", "environments_get", "environment_tags_get"}  # mod reads a 404 as "not there yet"
+LOOKUPS = {"deployments_get", "environments_get", "environment_tags_get", "files_get"}  # mod reads a 404 as "not there yet"
 
 
 def response_type(call: str) -> str:

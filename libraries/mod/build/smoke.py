@@ -26,7 +26,7 @@ from prcvd.errors import DeploymentError, OutputError
 from prcvd.specs import Spec
 
 from . import worker
-from .golden import check_answers, localise
+from .golden import check_answers, image_request, localise
 from .rules import ENV_ZIP, environment_zip
 from .zips import environment_files, unpack_package
 from ..core import MANIFEST_FILE
@@ -204,12 +204,7 @@ def request_data(inputs: Spec, image=None, data=None, base=".") -> dict:
     "The data UbiOps would hand `request`: `data` with its files made absolute, or `image` in the one file field."
     if data is not None:
         return localise(inputs, data, base)
-    files = [f.name for f in inputs.fields if f.data_type == "file"]
-    if len(inputs.fields) != 1 or len(files) != 1:
-        raise SmokeError(f"input_spec.json declares {[f.name for f in inputs.fields]}; one image fills only an input "
-                         f"of exactly one file field. Give a whole request instead: make smoke DATA=request.json "
-                         f"(mod smoke --data request.json), file fields as paths.")
-    return localise(inputs, {files[0]: str(image)}, base)
+    return localise(inputs, image_request(inputs, image), base)
 
 
 REQUEST_MODES = {"direct": "express", "batch": "batch"}  # the kind of request -> the context's request_mode

@@ -9,8 +9,10 @@ __all__ = ['WAIT_FIELDS', 'UPDATE_WAIT', 'spec_diff', 'next_version', 'Step', 'D
 import json
 import os
 import re
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import ubiops
@@ -20,10 +22,13 @@ from ubiops.utils.exceptions import StatusError
 
 from prcvd.errors import InputError
 
+from ..build.golden import check_answers
 from ..build.rules import check_labels, check_requirements
+from ..build.zips import unpack_package
 from . import environments as envs
 from .config import ENV_TAG, DeployConfig, DeployError, Package, Target, api_message, environment_name, or_none
 from .environments import BUILT, base_environment, tag_action
+from .files import remote_request
 
 # %% ../../../nbs/cloud/41_cloud.deploy.ipynb #ce146dc0
 def _shape(spec: dict, kind: str) -> list:
@@ -84,7 +89,7 @@ class Deploy:
                 Step("upload", f"upload {self.pkg.path.name} ({self.pkg.size / 2**20:.1f} MiB) as a new revision of "
                      f"{self.version}", self.upload),
                 Step("build", "wait for the build and check the version ends `available`", self.build),
-                Step("smoke", "send one request with the sample portrait and show the answer", self.smoke)]
+                Step("smoke", "replay the golden examples on the new version and compare the answers", self.smoke)]
 
 # %% ../../../nbs/cloud/41_cloud.deploy.ipynb #15a4efb6
 @patch
@@ -285,20 +290,25 @@ def build(self: Deploy):
 # %% ../../../nbs/cloud/41_cloud.deploy.ipynb #a63c0e5f
 @patch
 def smoke(self: Deploy):
-    files = [f.name for f in self.pkg.input_spec.fields if f.data_type == "file"]
-    if len(files) != 1 or len(self.pkg.input_spec.fields) != 1:
-        print("      skipped: the sample portrait fits an input of exactly one file field")
+    examples = self.pkg.manifest.get("examples") or []
+    if not examples:
+        print("      skipped: model1.json has no golden examples; save the model with "
+              "mod.build.model.save_model(..., examples=...)")
         return
-    from mod.build.smoke import sample_portrait  # imports the model's libraries: only a real deploy needs them
-
-    uri = ubiops.utils.upload_file(self.target.client, self.project, str(sample_portrait()),
-                                   file_name=f"mod-deploy/{sample_portrait().name}", _progress_bar=False)
-    self.data = {files[0]: uri}
-    r = self.api.deployment_version_requests_create(self.project, self.deployment, self.version, self.data)
-    if r.status != "completed":
-        raise DeployError(f"The smoke request to {self.version} {r.status}: {r.error_message}")
-    self.result = r.result
-    print("\n".join("      " + line for line in json.dumps(r.result, indent=2).splitlines()))
+    answers = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = unpack_package(self.pkg.path, Path(tmp) / "package")  # the examples' files travel in the zip
+        for ex in examples:
+            self.data = remote_request(self.target, self.pkg.input_spec, ex["data"], files, f"golden example '{ex['name']}'")
+            r = self.api.deployment_version_requests_create(self.project, self.deployment, self.version, self.data)
+            if r.status != "completed":
+                raise DeployError(f"Golden example '{ex['name']}' {r.status} on {self.version}: {r.error_message}")
+            answers.append(r.result)
+    check_answers(examples, answers, f"Version {self.version} at {self.target.host}")
+    self.result = answers[0]
+    print(f"      {len(examples)} golden example(s), each answered as when the model was saved; "
+          f"'{examples[0]['name']}':")
+    print("\n".join("      " + line for line in json.dumps(answers[0], indent=2).splitlines()))
 
 
 @patch
