@@ -8,6 +8,8 @@ PKG := deployment_package
 IMAGE ?=
 DEPLOY_FLAGS ?=
 ISOLATED ?=
+FORCE ?=
+DATA ?=
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
@@ -30,10 +32,13 @@ export: $(STAMP) ## export nbs/ into libraries/mod and strip notebook metadata (
 	$(BIN)/nbdev_export
 	$(BIN)/nbdev_clean
 
-train: $(STAMP) ## train the default model into artefacts/<UTC time>/ and install it into deployment_package/
-	$(BIN)/mod train
+train: $(STAMP) ## train the demo model into artefacts/<UTC time>/ and install it (a model of yours only with FORCE=1)
+	$(BIN)/mod train $(if $(filter 1 yes true,$(FORCE)),--force)
 
+# Only when there is no model at all: a model of your own is never replaced behind your back.
 $(PKG)/model1.pkl: | $(STAMP)
+	@if [ -e $(PKG)/model1.json ]; then echo "make: $(PKG)/model1.json is there but model1.pkl is not: restore your model, or delete model1.json to train the demo model" >&2; exit 1; fi
+	@echo "make: no model in $(PKG)/: training the demo model (make train) ..."
 	$(BIN)/mod train
 
 $(PKG)/%_spec.json: %_spec.json
@@ -41,11 +46,11 @@ $(PKG)/%_spec.json: %_spec.json
 
 model: $(PKG)/model1.pkl $(PKG)/input_spec.json $(PKG)/output_spec.json
 
-package: export model ## validate deployment_package/ and zip it into a byte-reproducible deployment_package.zip
+package: export model ## validate deployment_package/ and zip it into a byte-reproducible deployment_package.zip (pins: environment_package.zip)
 	$(BIN)/mod package
 
-smoke: package ## run the built zip as UbiOps does on IMAGE=path (default: the astronaut); ISOLATED=1: in a fresh venv
-	$(BIN)/mod smoke $(if $(IMAGE),--image "$(IMAGE)") $(if $(filter 1 yes true,$(ISOLATED)),--isolated)
+smoke: package ## run the built zip as UbiOps does, on its golden examples (or DATA=request.json, IMAGE=me.jpg); ISOLATED=1: in a venv of environment_package.zip's pins
+	$(BIN)/mod smoke $(if $(DATA),--data "$(DATA)") $(if $(IMAGE),--image "$(IMAGE)") $(if $(filter 1 yes true,$(ISOLATED)),--isolated)
 
 serve: package ## serve the zip on 127.0.0.1:8000 as deployment face-portrait v1 (PORT=8001; SERVE_FLAGS="--workers 2 --no-auth ...")
 	$(BIN)/mod serve --port $(PORT) $(SERVE_FLAGS)
@@ -59,8 +64,10 @@ deploy: package ## deploy the zip as deploy.yaml says (env: UBIOPS_PROJECT, UBIO
 # What exporting may change: tracked edits and untracked files under nbs/ and libraries/.
 SYNC_STATE = { git diff -- nbs libraries; git ls-files --others --exclude-standard -- nbs libraries; } | sha256sum
 
-sync-check: $(STAMP) ## fail if nbdev_export or nbdev_clean would change nbs/ or libraries/ (notebooks and library drifted)
-	@before=$$($(SYNC_STATE)); $(BIN)/nbdev_export && $(BIN)/nbdev_clean; after=$$($(SYNC_STATE)); \
+# nbdev_clean runs first: what it strips (execution counts, kernel and cell metadata of a notebook saved in Jupyter)
+# is not drift, so it is normalised here rather than reported.
+sync-check: $(STAMP) ## fail if nbdev_export would change libraries/ or nbs/ (notebooks and library drifted)
+	@$(BIN)/nbdev_clean; before=$$($(SYNC_STATE)); $(BIN)/nbdev_export && $(BIN)/nbdev_clean; after=$$($(SYNC_STATE)); \
 	[ "$$before" = "$$after" ] || { git status --short -- nbs libraries; \
 	  echo "nbs/ and libraries/mod were out of sync (now exported): review and commit both"; exit 1; }
 	@echo "notebooks and libraries/mod are in sync"
@@ -82,9 +89,10 @@ test: sync-check model browser ## run the sync check, pytest (prcvd and mod) and
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/nbdev_test --n_workers 1
 
-clean: ## remove build outputs and caches (keeps .venv and artefacts/)
-	rm -rf $(PKG)/model1.pkl $(PKG)/model1.json $(PKG)/*_spec.json .pytest_cache _docs _proc
+clean: ## remove build outputs and caches (keeps the installed model, .venv and artefacts/)
+	rm -rf $(PKG)/*_spec.json .pytest_cache _docs _proc
 	rm -rf $(PKG)/libraries $(PKG)/requirements.txt $(PKG).zip $(PKG).zip.partial $(PKG).build.json
+	rm -rf environment_package environment_package.zip environment_package.zip.partial
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 .PHONY: help setup lab export train model package smoke sync-check browser test clean deploy serve token

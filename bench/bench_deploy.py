@@ -63,7 +63,7 @@ def server(**settings):
         time.sleep(0.02)
     try:
         yield {**os.environ, "UBIOPS_PROJECT": "local", "UBIOPS_API_TOKEN": token,
-               "UBIOPS_API_HOST": f"http://127.0.0.1:{sock.getsockname()[1]}/v2.1"}
+               "UBIOPS_API_HOST": f"http://127.0.0.1:{sock.getsockname()[1]}/v2"}
     finally:
         uv.should_exit = True
         thread.join(30)

@@ -1,9 +1,9 @@
 """Benchmark the Deployment (issue: foundation). Prints figures; asserts nothing.
 
-1. `Deployment.request` on the astronaut vs the same decode + detect + crop + predict done by hand, median of many
-   calls interleaved in one run, as a ratio (target <= 1.10).
+1. `Deployment.request` on the astronaut vs the same decode + search (`prcvd.faces.find_faces`) done by hand,
+   median of many calls interleaved in one run, as a ratio (target <= 1.10).
 2. Cold start: a fresh process from start to the first answer vs a process that only imports numpy,
-   scikit-learn, scikit-image and Pillow (target <= 1.5x), medians of several runs each.
+   scikit-learn, scikit-image, Pillow and OpenCV (target <= 1.5x), medians of several runs each.
 
 Run: .venv/bin/python bench/bench_deployment.py [--calls 200] [--runs 7]
 """
@@ -25,16 +25,15 @@ def median_ms(samples):
 
 def warm(calls: int, portrait: str):
     from mod.core import Deployment
-    from prcvd.faces import crop_faces, detect_faces
-    from prcvd.images import load_image
+    from prcvd.faces import find_faces, working_side
+    from prcvd.images import load_reduced
 
     d = Deployment(str(PACKAGE), {})
-    det, crop, col = d.detection, d.crop, d.face_column
+    side = working_side(d.search["min_face"]) if d.draft else None
 
     def by_hand():
-        image = load_image(portrait)
-        boxes = detect_faces(image, d.cascade, **det)
-        return d.model.predict_proba(crop_faces(image, boxes, tuple(crop["size"]), crop["margin"]))[:, col].max()
+        image, full_size = load_reduced(portrait, side, gray=True)
+        return find_faces(image, full_size, d.cascade, d.score, d.threshold, **d.search)
 
     ours, hand = [], []
     for _ in range(5):
@@ -49,8 +48,8 @@ def warm(calls: int, portrait: str):
 COLD = """import sys; sys.path.insert(0, {pkg!r}); sys.path.insert(0, {libs!r})
 from deployment import Deployment
 print(Deployment({pkg!r}, {{}}).request({{"portrait": {img!r}}})["face_found"])"""
-IMPORTS = "import numpy, sklearn, skimage, PIL.Image"
-IMPORTS_USED = "import numpy, sklearn.svm, sklearn.pipeline, sklearn.calibration, skimage.feature, PIL.Image"
+IMPORTS = "import numpy, sklearn, skimage, PIL.Image, cv2"
+IMPORTS_USED = "import numpy, sklearn.svm, sklearn.pipeline, sklearn.calibration, skimage.feature, PIL.Image, cv2"
 
 
 def cold(runs: int, portrait: str):

@@ -1,4 +1,5 @@
 """Shared fixtures: the sample pictures scikit-image ships, and the trained deployment folder."""
+import json
 import shutil
 from pathlib import Path
 
@@ -8,6 +9,12 @@ from skimage import data
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "deployment_package"
+def demo_installed() -> bool:
+    "Whether the installed model is the demo model `make train` trains (tests of the demo run only then)."
+    try:
+        return json.loads((PACKAGE / "model1.json").read_text()).get("trained_by") == "mod train"
+    except (OSError, ValueError):
+        return False
 
 
 def pytest_configure(config):

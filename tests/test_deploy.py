@@ -12,15 +12,14 @@ import ubiops
 from mod.server.auth import Tokens
 from mod.cli import main
 from mod.cloud.deploy import deploy
-from mod.cloud.config import DeployError, Target
+from mod.build.rules import ENVIRONMENT_FILES, environment_zip
+from mod.cloud.config import DeployError, Target, environment_name
 from mod.server.app import ServeSettings
 from mod.server.store import Store
 from mod.cloud.versions import Versions, predict
 from prcvd.errors import InputError
+from deploy_support import CONFIG, ROOT, config, environment_package, failed_environment, variant
 from server_fixture import running_server
-
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "deploy.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +33,7 @@ def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("serve-data")
     _, token = Tokens(Store(data / "state.sqlite")).create("test")
     with running_server(ServeSettings(data_dir=data, workers=1, shutdown_grace=2)) as url:
-        yield SimpleNamespace(host=f"{url}/v2.1", token=token, data=data)
+        yield SimpleNamespace(host=f"{url}/v2", token=token, data=data)
 
 
 @pytest.fixture
@@ -46,19 +45,8 @@ def env(server, monkeypatch):
     return server.host
 
 
-def run(package, **kw):
-    return deploy(config=CONFIG, package=package, progress=False, timeout=60, **kw)
-
-
-def variant(package: Path, out: Path, files: dict) -> Path:
-    "A copy of the zip with `files` (names inside deployment_package/) replaced or added."
-    replace = {f"deployment_package/{name}": text for name, text in files.items()}
-    with zipfile.ZipFile(package) as src, zipfile.ZipFile(out, "w") as dst:
-        for info in src.infolist():
-            dst.writestr(info, replace.pop(info.filename, None) or src.read(info))
-        for entry, text in replace.items():
-            dst.writestr(entry, text)
-    return out
+def run(package, config=CONFIG, **kw):
+    return deploy(config=config, package=package, progress=False, timeout=60, **kw)
 
 
 def state(host) -> dict:
@@ -87,6 +75,22 @@ def test_first_deploy_creates_everything_and_answers(first, env, capsys):
     assert v.environment_name == first.env and first.env.startswith("face-portrait-env-")
 
 
+def test_the_version_runs_on_the_explicit_environment_and_nothing_implicit_was_built(first, env, tmp_path):
+    api = Target.connect().api
+    v = api.deployment_versions_get("local", "face-portrait", "v1")
+    pins = first.pkg.requirements
+    assert (v.environment_name, v.environment_tag) == (environment_name("face-portrait", "python3-11", "v1", pins), "v1")
+    tags = api.environment_tags_list("local", v.environment_name)
+    assert [(t.name, t.status, t.implicit, t.base_environment_name) for t in tags] == [
+        ("v1", "success", False, "python3-11")]
+    ours = [e.name for e in api.environments_list("local") if not e.system]
+    assert ours == [v.environment_name]  # no environment UbiOps would have generated from the package
+    api.api_client.configuration.temp_folder_path = str(tmp_path)
+    got = api.revisions_file_download("local", "face-portrait", v.active_revision, "v1", _preload_content=True)
+    with zipfile.ZipFile(got) as z:
+        assert not [n for n in z.namelist() if n.rsplit("/", 1)[-1] in ENVIRONMENT_FILES]
+
+
 def test_curl_line_names_the_token_variable_never_its_value(first, env):
     line = first.curl()
     assert '"Authorization: Token $UBIOPS_API_TOKEN"' in line and env in line
@@ -102,9 +106,23 @@ def test_second_deploy_is_refused_without_overwrite(first, env, package):
 def test_overwrite_replaces_the_revision_and_reuses_the_environment(first, env, package, capsys):
     d = run(package, overwrite=True)
     out = capsys.readouterr().out
-    assert f"reuse environment {first.env} (requirements unchanged" in out and "update version v1 (--overwrite" in out
+    assert f"reuse environment {first.env} (base and pins unchanged" in out and "update version v1 (--overwrite" in out
+    assert "for UbiOps to apply" not in out  # no instance setting changed: nothing to wait for
     v = Target.connect().api.deployment_versions_get("local", "face-portrait", "v1")
     assert (v.status, v.active_revision) == ("available", d.revision) and d.revision != first.revision
+
+
+def test_overwrite_that_changes_instance_settings_waits_before_the_upload(first, env, package, tmp_path, capsys):
+    api = Target.connect().api
+    d = run(package, config(tmp_path, maximum_idle_time=600), overwrite=True, update_wait=0)
+    out = capsys.readouterr().out
+    assert "wait 0 s for UbiOps to apply the new maximum_idle_time before the upload, as ubiops-cli 2.32 does" in out
+    assert out.index("for UbiOps to apply") < out.index("upload deployment_package.zip")
+    v = api.deployment_versions_get("local", "face-portrait", "v1")
+    assert (v.maximum_idle_time, v.active_revision) == (600, d.revision)
+    run(package, overwrite=True, update_wait=0)  # back to deploy.yaml's settings, for the tests after this one
+    assert "apply the new maximum_idle_time" in capsys.readouterr().out
+    assert api.deployment_versions_get("local", "face-portrait", "v1").maximum_idle_time == 300
 
 
 def test_dry_run_changes_nothing(first, env, package, capsys):
@@ -168,6 +186,89 @@ def test_zip_escaping_its_folder_is_refused_before_and_by_the_server(first, serv
     assert not list(server.data.rglob("evil.py"))
 
 
+# What deploy.yaml, the zips or the project would make UbiOps refuse stops the deploy before any change
+
+@pytest.mark.parametrize("changes, message", [
+    ({"environment": "python3-11", "base_environment_name": None}, "write `base_environment_name: python3-11`"),
+    ({"request_retention_time": 2_419_201}, "request_retention_time is 2419201; allowed: an integer from 0 to 2419200"),
+    ({"deployment_supports_request_format": False}, "deployment_supports_request_format is False; mod deploy deploys"),
+    ({"deployment_labels": {"team": "vision,faces"}}, "label value 'vision,faces' is not allowed"),
+    ({"environment_tag": "v1"}, "environment_name and environment_tag go together"),
+])
+def test_deploy_yaml_that_ubiops_would_refuse_stops_before_any_call(env, package, tmp_path, changes, message):
+    before = state(env)
+    with pytest.raises(InputError, match=re.escape(message)):
+        run(package, config(tmp_path, **changes), new_version=True)
+    assert state(env) == before
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"instance_type_group_name": "2048 MB + 1 vCPU"}, "Instance type group '2048 MB + 1 vCPU' (instance_type_group_name "
+     "in deploy.yaml) is not one project 'local' has; it has: '512 MB + 0.125 vCPU', '1024 MB + 0.25 vCPU'"),
+    ({"base_environment_name": "python3-9"}, "Base environment 'python3-9' (base_environment_name in deploy.yaml) is not "
+     "one project 'local' offers; it offers: python3-10, python3-11"),
+    ({"base_environment_tag": "v7"}, "Base environment 'python3-11' has no built tag 'v7' (base_environment_tag in "
+     "deploy.yaml); its tags: v1 (success)"),
+    ({"base_environment_name": None, "environment_name": "mine", "environment_tag": "v1"},
+     "Environment 'mine' tag 'v1' (environment_name, environment_tag in deploy.yaml) does not exist in project 'local'"),
+])
+def test_what_the_project_does_not_offer_stops_the_plan_before_any_change(first, env, package, tmp_path, changes,
+                                                                          message):
+    before = state(env)
+    with pytest.raises(DeployError, match=re.escape(message)):
+        run(package, config(tmp_path, **changes), new_version=True)
+    assert state(env) == before
+
+
+def test_a_zip_with_an_environment_file_is_refused_before_any_call(env, package, tmp_path):
+    implicit = variant(package, tmp_path / "implicit.zip", {"requirements.txt": "numpy==2.4.6\n"})
+    before = state(env)
+    with pytest.raises(InputError, match="implicit.zip holds requirements.txt next to deployment.py: UbiOps would "
+                                         "build an implicit environment from it"):
+        run(implicit, new_version=True)
+    assert state(env) == before
+
+
+def test_an_environment_package_of_another_build_is_refused(env, package, tmp_path):
+    pins = environment_zip(package).read_bytes()
+    stale = environment_package(tmp_path, "numpy==2.4.5\n")
+    with pytest.raises(InputError, match="environment.zip pins numpy==2.4.5, but model1.json in "
+                                         "deployment_package.zip was trained with numpy=="):
+        run(package, environment=stale, dry_run=True)
+    assert environment_zip(package).read_bytes() == pins
+
+
+def test_an_environment_of_your_own_is_used_as_is(first, env, package, tmp_path, capsys):
+    cfg = config(tmp_path, base_environment_name=None, environment_name=first.env, environment_tag="v1")
+    run(package, cfg, new_version=True, dry_run=True)
+    assert f"use environment {first.env} tag v1 as is (environment_name in deploy.yaml)" in capsys.readouterr().out
+
+
+# A failed environment tag: the same pins always land on it, so it is rebuilt
+
+@pytest.fixture(scope="module")
+def rebuild_me(first, server, tmp_path_factory) -> str:
+    "The environment `mod deploy` would build for deployment rebuild-me, with its tag v1 failed."
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("UBIOPS_API_TOKEN", server.token)
+        api = Target.connect("local", server.host).api
+    return failed_environment(api, "rebuild-me", first.pkg.requirements, tmp_path_factory.mktemp("bad-env"))
+
+
+def test_a_failed_environment_tag_is_planned_for_a_rebuild(rebuild_me, env, package, tmp_path, capsys):
+    run(package, config(tmp_path, deployment_name="rebuild-me"), dry_run=True)
+    assert (f"rebuild environment {rebuild_me} tag v1: its last build is failed (This local server runs Python"
+            in capsys.readouterr().out)
+
+
+@pytest.mark.xfail(reason="server work: no POST .../environments/{e}/tags/{t}/rebuild on the local server yet",
+                   strict=False)
+def test_a_rebuilt_tag_that_fails_again_shows_its_error(rebuild_me, env, package, tmp_path):
+    with pytest.raises(DeployError, match=f"Environment '{rebuild_me}' tag v1 is failed: .*numpy==0.0.1.*"
+                                          "the next `make deploy` rebuilds it"):
+        run(package, config(tmp_path, deployment_name="rebuild-me"))
+
+
 def test_wrong_token_is_refused_with_a_message(first, env, package, monkeypatch):
     monkeypatch.setenv("UBIOPS_API_TOKEN", "not-a-token")
     with pytest.raises(DeployError, match="refused the token in UBIOPS_API_TOKEN \\(401: Invalid token"):
@@ -185,14 +286,34 @@ def test_cli_deploy_prints_the_error_not_a_traceback(first, env, package, capsys
     assert "mod deploy: Version 'v1' of 'face-portrait' exists" in capsys.readouterr().err
 
 
-def test_predict_direct_and_batch(first, env, pictures):
+def test_predict_direct(first, env, pictures):
     target = Target.connect()
     assert predict(target, "face-portrait", pictures["astronaut"])["face_found"] is True
-    assert predict(target, "face-portrait", pictures["coffee"], version="v1", batch=True)["face_found"] is False
+    assert predict(target, "face-portrait", pictures["coffee"], version="v1", timeout=60)["face_found"] is False
+
+
+SERVER_OUTPUT_ROUTE = pytest.mark.xfail(reason="server work: the local server has no GET .../requests/{id}/output "
+                                               "(deployment and version level) yet", strict=False)
+
+
+@SERVER_OUTPUT_ROUTE
+@pytest.mark.parametrize("version", [None, "v1"])
+def test_predict_batch_reads_the_answer_from_the_output_endpoint(first, env, pictures, version):
+    answer = predict(Target.connect(), "face-portrait", pictures["coffee"], version=version, batch=True, timeout=60)
+    assert answer["face_found"] is False
+
+
+@pytest.mark.parametrize("batch, timeout, allowed", [(False, 3601, "10 to 3600 s"), (True, 259_201, "10 to 259200 s"),
+                                                     (True, 5, "10 to 259200 s")])
+def test_predict_refuses_a_timeout_ubiops_refuses_before_sending(first, env, pictures, batch, timeout, allowed):
+    before = state(env)
+    with pytest.raises(InputError, match=f"timeout is {timeout} s; allowed: {allowed}"):
+        predict(Target.connect(), "face-portrait", pictures["coffee"], batch=batch, timeout=timeout)
+    assert state(env) == before
 
 
 def test_predict_cli_prints_the_answer(first, env, pictures, capsys):
-    assert main(["predict", str(pictures["astronaut"]), "--config", str(CONFIG), "--batch"]) == 0
+    assert main(["predict", str(pictures["astronaut"]), "--config", str(CONFIG)]) == 0
     out = capsys.readouterr().out
     assert json.loads(out[out.index("{"):])["label"] == "face"
 

@@ -137,3 +137,53 @@ def test_animated_gif_uses_first_frame():
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
     assert load_image(buf.getvalue()).getpixel((0, 0)) == (255, 0, 0)
+
+
+# --- load_reduced: decode only what the search needs ------------------------------------------------------------
+
+from prcvd.images import load_reduced  # noqa: E402
+
+
+def test_a_jpeg_is_decoded_at_a_reduced_scale_and_says_its_full_size():
+    data = png_bytes(Image.new("RGB", (1600, 1200), "red"), format="JPEG")
+    im, full = load_reduced(data, 300, gray=True)
+    assert full == (1600, 1200)
+    assert im.mode == "L" and im.size == (400, 300)  # 1/4 scale: the smallest that keeps 300 px
+
+
+def test_formats_without_a_draft_mode_decode_in_full():
+    im, full = load_reduced(png_bytes(Image.new("RGB", (800, 600), "red")), 300)
+    assert im.mode == "RGB" and im.size == full == (800, 600)
+
+
+def test_a_small_jpeg_is_not_reduced():
+    im, full = load_reduced(png_bytes(Image.new("RGB", (200, 100), "red"), format="JPEG"), 300)
+    assert im.size == full == (200, 100)
+
+
+def test_reduced_decode_is_turned_upright_and_so_is_the_full_size():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    im, full = load_reduced(png_bytes(Image.new("RGB", (1600, 800), "blue"), format="JPEG", exif=exif.tobytes()), 200)
+    assert full == (800, 1600) and im.size == (100, 200)
+
+
+def test_reduced_decode_checks_the_pixel_limit_before_decoding():
+    with pytest.raises(ImageTooLargeError, match="9000x9000 = 81,000,000 pixels"):
+        load_reduced(fake_png_header(9000, 9000), 300)
+
+
+def test_reduced_decode_checks_the_byte_limit_first():
+    with pytest.raises(ImageTooLargeError, match="at most 1,000 bytes"):
+        load_reduced(png_bytes(Image.new("RGB", (800, 600)), format="JPEG", quality=100), 300, max_bytes=1000)
+
+
+def test_a_truncated_jpeg_is_refused_in_draft_mode_too():
+    data = png_bytes(Image.new("RGB", (1600, 1200), "red"), format="JPEG")
+    with pytest.raises(TruncatedImageError, match="truncated"):
+        load_reduced(data[: len(data) // 3], 300)
+
+
+def test_a_jpeg_2000_is_decoded_at_a_reduced_scale_too():
+    im, full = load_reduced(png_bytes(Image.new("RGB", (1600, 1200), "red"), format="JPEG2000"), 300)
+    assert full == (1600, 1200) and im.size == (400, 300)

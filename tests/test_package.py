@@ -4,16 +4,20 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
 from mod.core import sha256_file
-from mod.build.package import PackageError, build, check_deployment, copy_checkout, package_files
-from mod.build.smoke import GENERIC_ERROR, SmokeError, run_package, smoke
-from mod.build.zips import FILE_MODE, ZIP_DATE, unpack_package, write_zip
+from mod.build.package import PackageError, build, check_deployment, copy_checkout, package_files, pinned_requirements
+from mod.build.rules import ENV_DIR, ENVIRONMENT_FILES, check_requirements, environment_zip
+from mod.build.smoke import GENERIC_ERROR, SmokeError, contexts, run_package, smoke
+from mod.build.zips import FILE_MODE, ZIP_DATE, environment_files, unpack_package, write_zip
+from prcvd.specs import Spec
 
 from conftest import ROOT
+from portraits import ASTRONAUT_FACE, ON_THE_FACE, iou
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MOD = Path(sys.executable).parent / "mod"  # the CLI of the environment running the tests
@@ -35,13 +39,16 @@ def unpacked(built, tmp_path_factory) -> Path:
     return unpack_package(built, tmp_path_factory.mktemp("unpacked") / "p")
 
 
-def fixture_zip(name: str, tmp_path: Path) -> Path:
-    "Zip the fixture package `name` (tests/fixtures/) with this checkout's specs, as `make package` would."
-    pkg = tmp_path / name
+def fixture_zip(name: str, tmp_path: Path, requirements: str = "") -> Path:
+    "Zip the fixture package `name` (tests/fixtures/) with this checkout's specs, and `requirements` as its environment."
+    pkg, env = tmp_path / name, tmp_path / ENV_DIR
     shutil.copytree(FIXTURES / name, pkg)
     for spec in ("input_spec.json", "output_spec.json"):
         shutil.copyfile(ROOT / spec, pkg / spec)
     write_zip(pkg, package_files(pkg), tmp_path / f"{name}.zip")
+    env.mkdir()
+    (env / "requirements.txt").write_text(requirements)
+    write_zip(env, ["requirements.txt"], environment_zip(tmp_path / f"{name}.zip"), top=ENV_DIR)
     return tmp_path / f"{name}.zip"
 
 
@@ -100,14 +107,27 @@ def test_only_the_runtime_modules_of_mod_ship(built):
     assert sorted(n for n in names if n.startswith("libraries/mod/")) == ["libraries/mod/__init__.py",
                                                                           "libraries/mod/core.py"]
     assert {"deployment.py", "model1.pkl", "model1.json", "input_spec.json", "output_spec.json",
-            "requirements.txt", "libraries/prcvd/specs.py"} <= set(names)
+            "libraries/prcvd/specs.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".ipynb"))]
 
 
-def test_requirements_pin_the_versions_the_model_was_trained_with(unpacked):
-    pins = dict(line.split("==") for line in (unpacked / "requirements.txt").read_text().split())
-    trained = json.loads((unpacked / "model1.json").read_text())["versions"]
+def test_no_environment_file_ships_in_the_deployment_zip(built):
+    # UbiOps builds an implicit (deprecated) environment from any of these at the package's top
+    with zipfile.ZipFile(built) as zf:
+        assert not [n for n in zf.namelist() if n.rsplit("/", 1)[-1] in ENVIRONMENT_FILES]
+
+
+def test_the_environment_package_carries_the_pins_the_model_was_trained_with(built, unpacked):
+    with zipfile.ZipFile(environment_zip(built)) as zf:
+        assert zf.namelist() == ["environment_package/requirements.txt"]  # as `ubiops environments deploy` zips it
+    pins = {n.lower(): v for n, v in (line.split("==") for line in environment_files(environment_zip(built))["requirements.txt"].split())}
+    trained = {n.lower(): v for n, v in json.loads((unpacked / "model1.json").read_text())["versions"].items()}
     assert pins == trained
+
+
+def test_two_builds_give_the_same_environment_package(checkout):
+    first = build(checkout)["environment"]["sha256"]
+    assert build(checkout)["environment"]["sha256"] == first == sha256_file(environment_zip(checkout / "deployment_package.zip"))
 
 
 # Validation: each failure names the file and the fix
@@ -156,7 +176,7 @@ def test_an_invalid_spec_is_refused(checkout):
 def test_a_model_that_does_not_match_its_manifest_is_refused(checkout):
     pkl = checkout / "deployment_package" / "model1.pkl"
     pkl.write_bytes(pkl.read_bytes() + b"\0")
-    with pytest.raises(PackageError, match=r"deployment_package/model1.pkl does not match model1.json.*make train"):
+    with pytest.raises(PackageError, match=r"deployment_package/model1.pkl does not match model1.json.*Restore it"):
         build(checkout)
 
 
@@ -178,6 +198,20 @@ def test_what_may_not_ship_is_refused_by_name(checkout, path, content, why):
     with pytest.raises(PackageError, match="must not ship") as e:
         build(checkout)
     assert f"deployment_package/{why}" in str(e.value) and ".ubiops-ignore" in str(e.value)
+
+
+@pytest.mark.parametrize("name", ENVIRONMENT_FILES)
+def test_an_environment_file_in_the_package_is_refused(checkout, name):
+    (checkout / "deployment_package" / name).write_text("numpy==2.4.6\n")
+    with pytest.raises(PackageError, match=f"deployment_package/{name} is an environment file: UbiOps would build an "
+                                           f"implicit environment from it .*Pins belong in settings.ini `requirements`"):
+        build(checkout)
+
+
+def test_an_earlier_builds_requirements_txt_is_removed(checkout):
+    stale = checkout / "deployment_package" / "requirements.txt"  # what builds before the environment package wrote
+    stale.write_text(pinned_requirements(checkout))
+    assert "requirements.txt" not in build(checkout)["files"] and not stale.exists()
 
 
 def test_a_symbolic_link_is_refused(checkout):
@@ -252,11 +286,9 @@ def test_deployment_py_contract_variants_that_ubiops_accepts(tmp_path, code):
 
 # Smoke: the built zip, run as UbiOps runs it
 
-def test_smoke_runs_the_built_zip(built):
-    result = smoke(built)
-    assert result["face_found"] is True and result["label"] == "face"
-    x, y, w, h = result["box"]
-    assert 150 < x + w / 2 < 300 and 60 < y + h / 2 < 180
+def test_smoke_replays_the_golden_examples_of_the_built_zip(built, unpacked):
+    examples = json.loads((unpacked / "model1.json").read_text())["examples"]
+    assert smoke(built) == {ex["name"]: ex["answer"] for ex in examples}
 
 
 def test_smoke_sees_only_what_the_zip_carries(unpacked, tmp_path):
@@ -324,7 +356,10 @@ def run_local(package_dir: Path, data: dict, tmp_path: Path) -> dict:
 
 
 def test_run_local_gives_the_same_answer_as_smoke(built, unpacked, tmp_path, pictures):
-    ours = smoke(built, pictures["astronaut"])
+    # run_local uses the interpreter it runs in: the parity means something only with the environment's own pins
+    pins = check_requirements(environment_files(environment_zip(built))["requirements.txt"])
+    assert {name: version(name) for name in pins} == pins
+    ours = smoke(built, pictures["astronaut"])["request"]
     theirs = run_local(unpacked, {"portrait": str(pictures["astronaut"])}, tmp_path)
     assert theirs == {"ok": True, "result": ours}
 
@@ -340,10 +375,24 @@ def test_run_local_reports_the_same_error_as_smoke(tmp_path, name, pictures):
 # Isolation: a fresh venv from the package's requirements.txt only
 
 def test_isolated_run_catches_a_package_missing_from_requirements(tmp_path):
-    package = fixture_zip("imports_yaml", tmp_path)
-    assert smoke(package)["label"] == "no_face"  # PyYAML is installed here ...
-    with pytest.raises(SmokeError, match="No module named 'yaml'"):  # ... but not in a venv from requirements.txt
+    package = fixture_zip("imports_yaml", tmp_path, requirements="# PyYAML is missing on purpose\n")
+    assert smoke(package)["sample"]["label"] == "no_face"  # PyYAML is installed here ...
+    with pytest.raises(SmokeError, match="No module named 'yaml'"):  # ... but not in a venv of the environment's pins
         smoke(package, isolated=True)
+
+
+def test_isolated_run_needs_the_environment_package(tmp_path):
+    package = fixture_zip("imports_yaml", tmp_path)
+    environment_zip(package).unlink()
+    with pytest.raises(SmokeError, match="environment_package.zip not found: an isolated run installs the pins"):
+        smoke(package, isolated=True)
+
+
+def test_smoke_passes_the_contexts_ubiops_passes():
+    spec = Spec.load(ROOT / "input_spec.json", "input"), Spec.load(ROOT / "output_spec.json", "output")
+    c = contexts(*spec)
+    assert c["request_context"]["request_mode"] == "express"  # "express" or "batch" on UbiOps, never "direct"
+    assert c["init_context"]["process_id"] == 0 and c["init_context"]["input_fields"] == ["portrait"]
 
 
 @pytest.mark.network
@@ -364,3 +413,13 @@ def test_an_exported_notebook_edit_shows_in_mod_package(checkout):
     proc = subprocess.run([MOD, "package", "--root", checkout], capture_output=True, text=True, check=True)
     assert "changed since the last build: ~libraries/mod/core.py\n" in proc.stdout
     assert f"sha256 {sha256_file(checkout / 'deployment_package.zip')}" in proc.stdout
+
+
+def test_the_sealed_checks_run_again_only_when_something_they_depend_on_changed(checkout):
+    assert build(checkout)["checks"] == "run"
+    assert build(checkout)["checks"] == "unchanged"  # same files, Python and libraries: same outcome
+    with open(checkout / "libraries" / "prcvd" / "__init__.py", "a") as f:
+        f.write("# changed\n")
+    assert build(checkout)["checks"] == "run"
+    (checkout / "deployment_package.build.json").unlink()  # no record of a passed check: run them
+    assert build(checkout)["checks"] == "run"

@@ -14,8 +14,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from prcvd.errors import ModelError
-from prcvd.faces import crop_faces, detect_faces, load_cascade
-from prcvd.images import load_image
+from prcvd.faces import HaarCheck, crop_faces, find_faces, load_cascade, working_side
+from prcvd.images import load_reduced
 from prcvd.specs import Spec
 
 # %% ../../nbs/00_core.ipynb #8d6af490
@@ -43,20 +43,21 @@ def check_model(base_directory) -> dict:
     pkl, mf = base / MODEL_FILE, base / MANIFEST_FILE
     for p in (pkl, mf):
         if not p.is_file():
-            raise ModelError(f"{p.name} not found in the deployment folder; run `make train` or copy your model "
-                             f"and its manifest into deployment_package/.")
+            raise ModelError(f"{p.name} not found in the deployment folder; save your model there with "
+                             f"mod.build.model.save_model (the demo model: make train).")
     manifest = json.loads(mf.read_text())
     digest = sha256_file(pkl)
     if digest != manifest.get("sha256"):
         raise ModelError(f"{MODEL_FILE} does not match {MANIFEST_FILE}: sha256 is {digest[:12]}..., the manifest "
-                         f"says {str(manifest.get('sha256'))[:12]}...; the file was changed or replaced. Retrain "
-                         f"(`make train`) or restore the file.")
+                         f"says {str(manifest.get('sha256'))[:12]}...; the file was changed or replaced. Restore it, "
+                         f"or save the model again with mod.build.model.save_model, which writes both.")
     wanted = {n: manifest.get("versions", {}).get(n) for n in CHECKED_VERSIONS}
     have = installed_versions()
     wrong = [f"{n} {wanted[n]} (installed: {have[n]})" for n in CHECKED_VERSIONS if wanted[n] != have[n]]
     if wrong:
         raise ModelError(f"{MODEL_FILE} was trained with {', '.join(wrong)}; install exactly those versions "
-                         f"(requirements.txt pins them) or retrain with `make train`.")
+                         f"(settings.ini `requirements` pins them), or save the model again in an environment that has "
+                         f"the pinned versions.")
     return manifest
 
 
@@ -68,37 +69,38 @@ def load_model(base_directory):
 
 # %% ../../nbs/00_core.ipynb #751c1ecb
 class Deployment:
-    "UbiOps deployment: a portrait in; whether a face was found, its box and a confidence out."
+    "UbiOps deployment: a portrait in; whether a face was found, its box, how many faces and a confidence out."
 
     def __init__(self, base_directory, context):
         base = Path(base_directory)
         self.input_spec = Spec.load(base / "input_spec.json", "input")
         self.output_spec = Spec.load(base / "output_spec.json", "output")
         self.model, self.manifest = load_model(base)
-        self.cascade = load_cascade()
-        pre = self.manifest["preprocessing"]
-        self.detection, self.crop = pre["detection"], pre["crop"]
-        self.threshold = self.manifest["threshold"]
+        settings = self.manifest["settings"]  # what `make train` saved with the model (mod.build.model.save_model)
+        self.search = dict(settings["detection"])
+        self.cascade = load_cascade(self.search.pop("engine", "skimage"), self.search.pop("threads", 1))
+        self.draft = self.search.pop("draft", False)  # the first default model decoded every picture in full
+        haar, neighbors = self.search.pop("confirm", None), self.search.pop("confirm_neighbors", 2)
+        self.search["confirm"] = HaarCheck(haar, neighbors) if haar else None  # a second cascade must agree
+        self.crop, self.threshold = settings["crop"], settings["threshold"]
         self.face_column = list(self.model.classes_).index(1)
         self.model_version = self.manifest["sha256"][:12]
 
     def request(self, data):
         "Answer one request: `data` holds the local path of the portrait in its `portrait` field."
         self.input_spec.check(data)
-        image = load_image(data["portrait"])
-        boxes = detect_faces(image, self.cascade, **self.detection)
-        return self.output_spec.check(self.answer(image, boxes))
+        side = working_side(self.search["min_face"]) if self.draft else None
+        image, full_size = load_reduced(data["portrait"], side, gray=True)
+        found = find_faces(image, full_size, self.cascade, self.score, self.threshold, **self.search)
+        return self.output_spec.check(self._result(found))
 
-    def answer(self, image, boxes):
-        "The response for `boxes` found in `image`: the most face-like box if the classifier confirms it."
-        if not boxes:
-            return self._result(False, [], 0.0)
+    def score(self, image, boxes):
+        "The classifier's face probability for each candidate box in `image`: one `predict_proba` call."
         crops = crop_faces(image, boxes, size=tuple(self.crop["size"]), margin=self.crop["margin"])
-        scores = self.model.predict_proba(crops)[:, self.face_column]  # one call over every candidate
-        best = int(scores.argmax())
-        return self._result(bool(scores[best] >= self.threshold), list(boxes[best]), float(scores[best]))
+        return self.model.predict_proba(crops)[:, self.face_column]
 
-    def _result(self, found: bool, box: list, confidence: float) -> dict:
-        return {"face_found": found, "box": [int(v) for v in box] if found else [],
-                "label": "face" if found else "no_face", "confidence": round(confidence, 4),
-                "model_version": self.model_version}
+    def _result(self, found) -> dict:
+        face = bool(found.boxes)
+        return {"face_found": face, "box": [int(v) for v in found.boxes[0]] if face else [],
+                "face_count": len(found.boxes), "label": "face" if face else "no_face",
+                "confidence": round(found.scores[0] if face else found.best, 4), "model_version": self.model_version}

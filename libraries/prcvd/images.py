@@ -3,6 +3,7 @@
 Limits are checked before pixels are decoded, so a decompression bomb costs a header read, not the memory.
 """
 import io
+import math
 import warnings
 from pathlib import Path
 
@@ -38,8 +39,13 @@ def read_bytes(src, max_bytes: int = MAX_BYTES) -> bytes:
     return data
 
 
-def _open(data: bytes, max_pixels: int) -> Image.Image:
-    "Open and decode the first frame, turning Pillow's many failure modes into our typed errors."
+def _open(data: bytes, max_pixels: int, side: int | None = None, mode: str = "RGB") -> tuple[Image.Image, tuple]:
+    """Open and decode the first frame, turning Pillow's many failure modes into our typed errors; return it and its
+    stored (width, height).
+
+    With `side`, a JPEG decodes at 1/2, 1/4 or 1/8 scale when that still leaves `side` pixels on the long side
+    (Pillow's draft mode, here in `mode`), a JPEG 2000 at 1/2^n; other formats decode in full. The limits are
+    checked before either."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -58,10 +64,15 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         raise EmptyImageError(f"Image is {width}x{height}: it has no pixels.")
     try:
         im.seek(0)  # animated GIF/WebP/APNG: the first frame is the portrait
+        if side is not None and max(width, height) > side:
+            k = side / max(width, height)  # draft keeps at least this size: ask for exactly the scaled size
+            im.draft(mode, (max(1, round(width * k)), max(1, round(height * k))))  # a no-op but for JPEG
+            if im.format == "JPEG2000":  # its own reduced decode: halve the size `reduce` times
+                im.reduce = max(0, math.floor(math.log2(max(width, height) / side)))
         im.load()
     except Exception as e:  # OSError('image file is truncated'), zlib and decoder errors
         raise TruncatedImageError(f"Image data is truncated or corrupt ({e}); send the complete file.")
-    return im
+    return im, (width, height)
 
 
 def _upright(im: Image.Image) -> Image.Image:
@@ -91,4 +102,20 @@ def to_rgb(im: Image.Image) -> Image.Image:
 
 def load_image(src, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> Image.Image:
     "Load `src` (path or bytes) as an upright RGB image, or raise an `ImageError` saying what is wrong."
-    return to_rgb(_upright(_open(read_bytes(src, max_bytes), max_pixels)))
+    return to_rgb(_upright(_open(read_bytes(src, max_bytes), max_pixels)[0]))
+
+
+def load_reduced(src, side: int, gray: bool = False, max_pixels: int = MAX_PIXELS,
+                 max_bytes: int = MAX_BYTES) -> tuple[Image.Image, tuple[int, int]]:
+    """Load `src` upright, decoding only what a copy of `side` pixels on the long side needs (JPEG, JPEG 2000).
+
+    Returns the image (RGB, or L when `gray`, which also spares a JPEG its colour), at least `side` pixels on its
+    long side when the original is, and the original's upright (width, height): coordinates in the image times
+    original width / image width are the original's pixels. Size limits are checked before anything is decoded."""
+    im, full = _open(read_bytes(src, max_bytes), max_pixels, side, "L" if gray else "RGB")
+    up = _upright(im)
+    if up.size != im.size:  # EXIF turned it by 90 or 270 degrees: so is the original
+        full = full[::-1]
+    if gray:
+        return (up if up.mode == "L" else to_rgb(up).convert("L")), full
+    return to_rgb(up), full

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['API', 'ROOT', 'ROUTES', 'log', 'lifespan', 'create_app']
 
-# %% ../../../nbs/server/37_server.app.ipynb #56a754c5
+# %% ../../../nbs/server/37_server.app.ipynb #2e37ca34
 import logging
 from contextlib import asynccontextmanager
 from functools import partial
@@ -17,12 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from prcvd.errors import DeploymentError
-from . import file_api, manage, openapi, page, request_api
+from . import file_api, instance_types, manage, openapi, page, request_api
 from .errors import http_status
 from .settings import ServeSettings
 from .state import ServerState, require_token
 
-# %% ../../../nbs/server/37_server.app.ipynb #333d250b
+# %% ../../../nbs/server/37_server.app.ipynb #1a484410
 API, ROOT = ("/v2.1", "/v2"), ("",)
 ROUTES = (  # (router, prefixes, needs a token)
     (manage.public, API, False),  # /status
@@ -30,6 +30,7 @@ ROUTES = (  # (router, prefixes, needs a token)
     (manage.router, API, True),  # projects, deployments, versions, revisions, environments, user, logs
     (request_api.router, API, True),  # requests, batches, /health
     (file_api.router, API, True),  # buckets
+    (instance_types.router, API, True),  # the instance type groups
     (openapi.router, ROOT, False),  # /docs
     (page.router, ROOT, False),  # the page at /
 )
