@@ -17,6 +17,7 @@ from mod.cloud.config import DeployError, Target, environment_name
 from mod.server.app import ServeSettings
 from mod.server.store import Store
 from mod.cloud.versions import Versions, predict
+from mod.build.golden import GoldenError
 from prcvd.errors import InputError
 from deploy_support import CONFIG, ROOT, config, environment_package, failed_environment, variant
 from server_fixture import running_server
@@ -325,3 +326,16 @@ def test_empty_upload_rebuilds_the_latest_zip_and_download_returns_it(first, env
     api.api_client.configuration.temp_folder_path = str(tmp_path)
     got = api.revisions_file_download("local", "face-portrait", rid, "v1", _preload_content=True)
     assert Path(got).read_bytes() == package.read_bytes()
+
+
+def test_a_version_that_answers_its_golden_examples_differently_fails_the_deploy_with_the_difference(first, env, package,
+                                                                                                    tmp_path):
+    with zipfile.ZipFile(package) as z:
+        manifest = json.loads(z.read("deployment_package/model1.json"))
+    example = manifest["examples"][0]
+    recorded = example["answer"]["label"]
+    example["answer"]["label"] = "recorded-otherwise"  # as if the model had answered this when it was saved
+    changed = variant(package, tmp_path / "changed.zip", {"model1.json": json.dumps(manifest)})
+    with pytest.raises(GoldenError, match=rf"example '{example['name']}': answer.label: recorded 'recorded-otherwise', "
+                                          rf"got '{recorded}'"):
+        run(changed, new_version=True)
