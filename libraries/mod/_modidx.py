@@ -59,6 +59,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                                   'mod.build.golden.map_files': ('build/build.golden.html#map_files', 'mod/build/golden.py')},
             'mod.build.model': { 'mod.build.model._install': ('build/build.model.html#_install', 'mod/build/model.py'),
                                  'mod.build.model._stage': ('build/build.model.html#_stage', 'mod/build/model.py'),
+                                 'mod.build.model.check_figures': ('build/build.model.html#check_figures', 'mod/build/model.py'),
                                  'mod.build.model.check_versions': ('build/build.model.html#check_versions', 'mod/build/model.py'),
                                  'mod.build.model.copy_examples': ('build/build.model.html#copy_examples', 'mod/build/model.py'),
                                  'mod.build.model.save_model': ('build/build.model.html#save_model', 'mod/build/model.py')},

@@ -268,43 +268,43 @@ def _split(manifests: dict) -> int:
                         f"evaluate them side by side without measuring one on faces it trained on.")
     return said.pop() if said else 4
 
-# %% ../../../nbs/02_evaluate.ipynb #8ae3cd72
+# %% ../../../nbs/02_evaluate.ipynb #e32f683e
 def _log(msg: str):
     print(f"[eval] {msg}", file=sys.stderr, flush=True)
 
 
 def evaluate(packages=(ZIP_FILE,), seed: int = 0, evalset=None, repeat: int = 1, out=None, printer=print) -> dict:
-    "Evaluate each package (a zip, a folder, or `PACKAGE:key=value,...`) on the seeded set; name -> its figures."
-    start = time.perf_counter()
+    "Evaluate packages (zips, folders, `PACKAGE:key=value,...`; or `{name: package}`) side by side; name -> figures."
+    start, specs = time.perf_counter(), packages if isinstance(packages, dict) else {p: p for p in packages}
     with tempfile.TemporaryDirectory(prefix="mod-eval-") as tmp:
-        folders = {spec: open_package(spec, Path(tmp)) for spec in packages}
-        field = {spec: check_interface(folder, spec) for spec, folder in folders.items()}
-        manifests = {spec: json.loads((folder / MANIFEST_FILE).read_text()) for spec, folder in folders.items()}
+        folders = {name: open_package(spec, Path(tmp)) for name, spec in specs.items()}
+        field = {name: check_interface(folder, name) for name, folder in folders.items()}
+        manifests = {name: json.loads((folder / MANIFEST_FILE).read_text()) for name, folder in folders.items()}
         eval_every = _split(manifests)
-        notes = [n for spec, m in manifests.items() if (n := check_unseen(m, eval_every, spec))]
-        _log(f"building the evaluation set (seed {seed}) ..." if not evalset or not (Path(evalset) / "evalset.json")
-             .is_file() else f"reading the evaluation set in {evalset} ...")
+        notes = [n for name, m in manifests.items() if (n := check_unseen(m, eval_every, name))]
+        kept = evalset and (Path(evalset) / "evalset.json").is_file()
+        _log(f"reading the evaluation set in {evalset} ..." if kept else f"building the evaluation set (seed {seed}) ...")
         the_set = _the_set(evalset, seed, eval_every, Path(tmp))
         _log(f"answering {len(the_set.items)} pictures with {len(folders)} package(s) ...")
         with ExitStack() as stack:
-            workers = {spec: stack.enter_context(Worker(folder)) for spec, folder in folders.items()}
+            workers = {name: stack.enter_context(Worker(folder)) for name, folder in folders.items()}
             rows = answer_all(workers, the_set, field, repeat)
-    summaries = {spec: summarise(r) for spec, r in rows.items()}
+    summaries = {name: summarise(r) for name, r in rows.items()}
     faces = sum(len(i.faces) for i in the_set.items)
     printer(table(summaries) + "\n\n" + "\n".join(notes + [
-        f"{len(the_set.items)} pictures (seed {the_set.seed}; {faces} faces) x {len(packages)} package(s), "
+        f"{len(the_set.items)} pictures (seed {the_set.seed}; {faces} faces) x {len(folders)} package(s), "
         f"answered in sealed workers, {time.perf_counter() - start:.0f} s; load average {os.getloadavg()[0]:.1f}"]))
-    for spec, r in rows.items():
+    for name, r in rows.items():
         if errors := [x for x in r if x["error"]]:
-            printer(f"{spec}: {len(errors)} request(s) failed, e.g. {errors[0]['name']}: {errors[0]['error']}")
+            printer(f"{name}: {len(errors)} request(s) failed, e.g. {errors[0]['name']}: {errors[0]['error']}")
     if out:
         Path(out).write_text(json.dumps({"seed": the_set.seed, "summaries": summaries, "rows": rows}, indent=1))
-    return {spec: s | {"headline": headline(s, the_set)} for spec, s in summaries.items()}
+    return {name: s | {"headline": headline(s, the_set)} for name, s in summaries.items()}
 
-# %% ../../../nbs/02_evaluate.ipynb #7ee53122
+# %% ../../../nbs/02_evaluate.ipynb #0d7f76c6
 def package_metrics(package_dir, seed: int = 0) -> dict:
     "The headline figures of one deployment folder on the seeded set, for `model1.json` `metrics`."
-    return evaluate([str(package_dir)], seed)[str(package_dir)]["headline"]
+    return evaluate({"the package": str(package_dir)}, seed)["the package"]["headline"]
 
 
 @call_parse
