@@ -46,6 +46,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                                     'mod.build.evaluate.evaluate': ('evaluate.html#evaluate', 'mod/build/evaluate.py'),
                                     'mod.build.evaluate.headline': ('evaluate.html#headline', 'mod/build/evaluate.py'),
                                     'mod.build.evaluate.iou': ('evaluate.html#iou', 'mod/build/evaluate.py'),
+                                    'mod.build.evaluate.named': ('evaluate.html#named', 'mod/build/evaluate.py'),
                                     'mod.build.evaluate.open_package': ('evaluate.html#open_package', 'mod/build/evaluate.py'),
                                     'mod.build.evaluate.package_metrics': ('evaluate.html#package_metrics', 'mod/build/evaluate.py'),
                                     'mod.build.evaluate.summarise': ('evaluate.html#summarise', 'mod/build/evaluate.py'),
