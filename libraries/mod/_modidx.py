@@ -49,6 +49,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                                     'mod.build.evaluate.named': ('evaluate.html#named', 'mod/build/evaluate.py'),
                                     'mod.build.evaluate.open_package': ('evaluate.html#open_package', 'mod/build/evaluate.py'),
                                     'mod.build.evaluate.package_metrics': ('evaluate.html#package_metrics', 'mod/build/evaluate.py'),
+                                    'mod.build.evaluate.read_manifest': ('evaluate.html#read_manifest', 'mod/build/evaluate.py'),
                                     'mod.build.evaluate.summarise': ('evaluate.html#summarise', 'mod/build/evaluate.py'),
                                     'mod.build.evaluate.table': ('evaluate.html#table', 'mod/build/evaluate.py')},
             'mod.build.golden': { 'mod.build.golden.GoldenError': ('build/build.golden.html#goldenerror', 'mod/build/golden.py'),
