@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 PKG := deployment_package
 IMAGE ?=
 DEPLOY_FLAGS ?=
+EVAL_FLAGS ?=
 ISOLATED ?=
 FORCE ?=
 DATA ?=
@@ -52,6 +53,9 @@ package: export model ## validate deployment_package/ and zip it into a byte-rep
 smoke: package ## run the built zip as UbiOps does, on its golden examples (or DATA=request.json, IMAGE=me.jpg); ISOLATED=1: in a venv of environment_package.zip's pins
 	$(BIN)/mod smoke $(if $(DATA),--data "$(DATA)") $(if $(IMAGE),--image "$(IMAGE)") $(if $(filter 1 yes true,$(ISOLATED)),--isolated)
 
+eval: package ## evaluate the zip on the seeded face set: recall, false positives, IoU, p50/p90 per family (EVAL_FLAGS="--seed 1", or packages side by side)
+	$(BIN)/mod eval $(EVAL_FLAGS)
+
 serve: package ## serve the zip on 127.0.0.1:8000 as deployment face-portrait v1 (PORT=8001; SERVE_FLAGS="--workers 2 --no-auth ...")
 	$(BIN)/mod serve --port $(PORT) $(SERVE_FLAGS)
 
@@ -95,4 +99,4 @@ clean: ## remove build outputs and caches (keeps the installed model, .venv and 
 	rm -rf environment_package environment_package.zip environment_package.zip.partial
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help setup lab export train model package smoke sync-check browser test clean deploy serve token
+.PHONY: help setup lab export train model package smoke eval sync-check browser test clean deploy serve token

@@ -8,8 +8,11 @@ All timings are medians of calls interleaved in one run, so load on the shared m
    max_size=(123, 123))` on the full-resolution picture, then the same crops and classifier) (target <= 0.35), and
    the first model's `Deployment.request` for reference.
 
-Run: .venv/bin/python bench/bench_faces.py [--first /tmp/first-model] [--package deployment_package] [--calls 30]
-(train the first model with bench/first-model.yml, as that file says).
+In-process (`Deployment.request` called here), unlike `make eval`: scikit-image's example is not a deployment, and
+the three are compared call by call.
+
+Run: .venv/bin/python bench/bench_faces.py [--first /tmp/first/deployment_package] [--package deployment_package]
+[--calls 30] (rebuild the first model as bench/first-model.yml says).
 """
 import argparse
 import statistics
@@ -58,7 +61,7 @@ def skimage_example(d, path: str):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--first", default="/tmp/first-model", help="the first model's deployment folder")
+    ap.add_argument("--first", default="/tmp/first/deployment_package", help="the first model's deployment folder")
     ap.add_argument("--package", default=str(ROOT / "deployment_package"), help="our deployment folder")
     ap.add_argument("--calls", type=int, default=30)
     a = ap.parse_args()

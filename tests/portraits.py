@@ -1,5 +1,5 @@
 """The demo's expected answer, stated once: where the astronaut's face is (annotated by hand, forehead to chin and
-ear to ear, in the 512 px picture scikit-image ships; bench/evalset.py uses the same box). Tests accept any box that
+ear to ear, in the 512 px picture scikit-image ships; mod.build.evalset uses the same box). Tests accept any box that
 overlaps it as a face detector's box would, not the pixels one model version happens to return."""
 ASTRONAUT_FACE = (175, 62, 102, 108)  # x, y, width, height
 ON_THE_FACE = 0.5  # intersection over union a box needs with ASTRONAUT_FACE

@@ -20,6 +20,7 @@ COMMANDS = {
     "package": ("mod.build.package", "package_cli", "validate deployment_package/ and zip it into deployment_package.zip"),
     "smoke": ("mod.build.smoke", "smoke_cli", "run the built zip as UbiOps does on one portrait; print the JSON answer"),
     "sample": ("mod.build.smoke", "sample_cli", "print the path of the sample portrait (scikit-image's astronaut)"),
+    "eval": ("mod.build.evaluate", "eval_cli", "evaluate the built zip on the seeded face set: recall, false positives, IoU, p50/p90"),
     "deploy": ("mod.cloud.deploy", "deploy_cli", "deploy the package to UbiOps (or the local server) as deploy.yaml says"),
     "versions": ("mod.cloud.versions", "versions_cli", "list the deployment's versions, promote one, or roll back"),
     "predict": ("mod.cloud.versions", "predict_cli", "send an image to the deployed endpoint and print the answer"),

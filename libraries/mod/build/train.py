@@ -11,6 +11,7 @@ __all__ = ['TRAINED_BY', 'load_conf', 'lfw_split', 'augment_faces', 'hard_negati
 import json
 import shutil
 import time
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from fastcore.script import bool_arg, call_parse, store_true
 from PIL import Image
 
 from prcvd.errors import DeploymentError
+from .evaluate import package_metrics
 from .golden import EXAMPLES_DIR
 from .model import save_model
 from .rules import PACKAGE_DIR
@@ -279,8 +281,10 @@ def train(conf_path="train-conf.yml", out_root="artefacts", root=".", install=Tr
     _log("fitting on all data ...")
     pipe.fit(X, y)
     plot_evaluation(y, proba, scores, out / "evaluation.png")
+    evaluation = conf.get("evaluation")  # the staged package answers the seeded face set (mod.build.evaluate)
     manifest = save_model(pipe, golden_pictures(out / "golden-pictures"), deployment_settings(conf, threshold), scores,
-                          {**desc, "train_conf": conf}, root=root, dest=out, trained_by=TRAINED_BY)
+                          {**desc, "train_conf": conf}, root=root, dest=out, trained_by=TRAINED_BY,
+                          evaluate=partial(package_metrics, seed=evaluation["seed"]) if evaluation else None)
     _log(f"wrote {out}/ ({MODEL_FILE} sha256 {manifest['sha256'][:12]}, {len(manifest['examples'])} golden "
          f"examples, evaluation.png)")
     if install:
