@@ -1,0 +1,197 @@
+"""Benchmark the bulk scorer (issue 14: mod predict FOLDER). Prints figures; asserts nothing.
+
+Generates N distinct portraits (scikit-image's astronaut, cropped, flipped, brightened and scaled at random, as
+JPEG), times `Deployment.request` on them in this process, then for 1, 2 and 4 workers starts a fresh `mod serve
+--workers W` (its own process, an empty data folder) and scores the folder with the bulk scorer in this process
+(`mod.cloud.bulk.score`, the official client): uploads, batch requests, polling, one output line per portrait.
+It prints the run's throughput against the ideal `N x in-process request time / workers` (min(workers, CPUs)
+when there are fewer CPUs than workers), the scorer's CPU time per input, and its API calls.
+
+Target: with 2 workers, throughput >= 0.85 x (2 x in-process throughput). One BLAS/OpenMP thread everywhere, as
+the server's workers use, so that "2 x in-process" means two cores' worth of the same work. The server, the
+scorer and the workers share this machine's CPUs: on 2 CPUs every millisecond the client or the server spends is
+taken from the workers.
+
+Run: .venv/bin/python bench/bench_bulk.py [--n 1000] [--workers 1 2 4] [--sample 200]
+"""
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MOD = Path(sys.executable).parent / "mod"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def portraits(folder: Path, n: int, seed: int = 14) -> list:
+    "N distinct JPEG portraits made from the astronaut: random crop around the face, flip, brightness, scale."
+    from PIL import Image, ImageEnhance
+    from skimage import data
+
+    base, rng = Image.fromarray(data.astronaut()), random.Random(seed)
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(n):
+        left, top = rng.randint(0, 120), rng.randint(0, 40)
+        img = base.crop((left, top, left + rng.randint(330, 392), top + rng.randint(330, 470)))
+        img = ImageEnhance.Brightness(img).enhance(rng.uniform(0.8, 1.2))
+        if rng.random() < 0.5:
+            img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        scale = rng.uniform(0.9, 1.4)
+        img = img.resize((int(img.width * scale), int(img.height * scale)))
+        paths.append(folder / f"portrait-{i:05d}.jpg")
+        img.save(paths[-1], quality=90)
+    return paths
+
+
+def _answer_all(pkg: str, paths: list, ready, go, out):
+    "One in-process worker: load the deployment, wait for the others, answer `paths`, report the seconds."
+    from mod.core import Deployment
+
+    deployment = Deployment(pkg, {})
+    deployment.request({"portrait": paths[0]})  # warm
+    ready.wait()
+    go.wait()
+    start = time.perf_counter()
+    for p in paths:
+        deployment.request({"portrait": p})
+    out.put(time.perf_counter() - start)
+
+
+def in_process(pkg: Path, paths: list, processes: int) -> float:
+    "Seconds `processes` in-process workers (one per process, started together) take to answer all `paths`."
+    ctx = multiprocessing.get_context("spawn")
+    ready, go, out = ctx.Barrier(processes + 1), ctx.Barrier(processes + 1), ctx.Queue()
+    shares = [[str(p) for p in paths[i::processes]] for i in range(processes)]
+    procs = [ctx.Process(target=_answer_all, args=(str(pkg), share, ready, go, out)) for share in shares]
+    for p in procs:
+        p.start()
+    ready.wait()
+    start = time.perf_counter()
+    go.wait()
+    seconds = [out.get(timeout=3600) for _ in procs]
+    for p in procs:
+        p.join()
+    return max(seconds) if seconds else time.perf_counter() - start
+
+
+def _cpu_seconds(pid: int) -> float:
+    "CPU seconds (user + system) process `pid` has used so far (Linux /proc)."
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # not listening yet, or not loaded yet
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not come up within {timeout} s")
+
+
+def score_once(zip_path: Path, folder: Path, tmp: Path, workers: int) -> dict:
+    "Serve the zip with `workers` instances on an empty data folder; score `folder`; figures of the run."
+    import httpx
+
+    from mod.cloud.bulk import score
+    from mod.cloud.config import Target
+    from mod.server.auth import Tokens
+    from mod.server.store import Store
+
+    data_dir = tmp / f"serve-{workers}"
+    store = Store(data_dir / "state.sqlite")
+    token = Tokens(store).create("bench")[1]
+    store.close()
+    port = free_port()
+    server = subprocess.Popen([MOD, "serve", "--package", zip_path, "--data-dir", data_dir, "--port", str(port),
+                               "--workers", str(workers)], stderr=open(tmp / f"server-{workers}.log", "w"))
+    try:
+        auth = {"Authorization": f"Token {token}"}
+        wait_until(lambda: [w["state"] for v in httpx.get(f"http://127.0.0.1:{port}/v2.1/health", headers=auth)
+                            .json()["versions"] for w in v["workers"]] == ["idle"] * workers, 120, "the server")
+        os.environ.update(UBIOPS_API_TOKEN=token, UBIOPS_PROJECT="local", UBIOPS_API_HOST=f"http://127.0.0.1:{port}/v2.1")
+        target = Target.connect()
+        out = tmp / f"scores-{workers}.jsonl"
+        cpu, server_cpu, start = time.process_time(), _cpu_seconds(server.pid), time.perf_counter()
+        scorer = score(target, "face-portrait", [str(folder)], str(out), quiet=True)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        server_cpu = _cpu_seconds(server.pid) - server_cpu
+        with sqlite3.connect(data_dir / "state.sqlite") as db:
+            first, last = db.execute("SELECT MIN(time_started), MAX(time_completed) FROM requests").fetchone()
+        span = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+    finally:
+        server.terminate()
+        server.wait(60)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    return {"wall": wall, "cpu": cpu, "server_cpu": server_cpu, "span": span, "counts": dict(scorer.counts), "lines": len(lines), "calls": dict(scorer.calls.calls),
+            "completed": sum(line["status"] == "completed" for line in lines),
+            "faces": sum(bool(line["result"] and line["result"]["face_found"]) for line in lines)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=1000, help="portraits to score")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="worker counts to run")
+    ap.add_argument("--sample", type=int, default=200, help="portraits timed in-process")
+    args = ap.parse_args()
+
+    from mod.build.package import build, copy_checkout
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-bulk-"))
+    try:
+        checkout = copy_checkout(ROOT, tmp / "checkout")
+        build(checkout)
+        zip_path, pkg = checkout / "deployment_package.zip", checkout / "deployment_package"
+        t0 = time.perf_counter()
+        paths = portraits(tmp / "portraits", args.n)
+        print(f"{args.n} portraits generated in {time.perf_counter() - t0:.1f} s "
+              f"({sum(p.stat().st_size for p in paths) / args.n / 1024:.0f} KiB each on average)")
+        cpus = os.cpu_count()
+        single = in_process(pkg, paths[:args.sample], 1) / min(args.sample, args.n)
+        print(f"in-process Deployment.request: {single * 1000:.1f} ms per portrait ({1 / single:.1f}/s), one process, "
+              f"{min(args.sample, args.n)} portraits")
+        print(f"{'workers':>7}{'wall s':>9}{'inputs/s':>10}{'N*t/W s':>9}{'ratio':>7}{'parallel s':>11}{'ratio':>7}"
+              f"{'client ms/input':>17}{'answered':>10}{'faces':>7}")
+        for workers in args.workers:
+            before = in_process(pkg, paths, workers)  # the same work in `workers` processes, now, on this machine
+            r = score_once(zip_path, tmp / "portraits", tmp, workers)
+            parallel = (before + in_process(pkg, paths, workers)) / 2
+            formula = args.n * single / min(workers, cpus)
+            print(f"{workers:>7}{r['wall']:>9.1f}{args.n / r['wall']:>10.1f}{formula:>9.1f}{formula / r['wall']:>7.2f}"
+                  f"{parallel:>11.1f}{parallel / r['wall']:>7.2f}{r['cpu'] / args.n * 1000:>17.2f}"
+                  f"{r['completed']:>10}{r['faces']:>7}")
+            print(f"        server CPU {r['server_cpu'] / args.n * 1000:.2f} ms/input; first start to last answer on the "
+                  f"server {r['span']:.1f} s of {r['wall']:.1f} s; API calls {r['calls']}")
+        print(f"N*t/W: N x the one-process request time / min(workers, CPUs); parallel: the same N portraits answered "
+              f"in-process by `workers` processes at once, just before and after the run (mean); ratio = that / wall. "
+              f"Target with 2 workers: >= 0.85. CPUs: {cpus}; load average now: {os.getloadavg()[0]:.1f}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
