@@ -3,7 +3,7 @@
 Generates N distinct portraits (scikit-image's astronaut, cropped, flipped, brightened and scaled at random, as
 JPEG), times `Deployment.request` on them in this process, then for 1, 2 and 4 workers starts a fresh `mod serve
 --workers W` (its own process, an empty data folder) and scores the folder with the bulk scorer in this process
-(`mod.cloud.bulk.score`, the official client): uploads, batch requests, polling, one output line per portrait.
+(`mod.cloud.score.score`, the official client): uploads, batch requests, polling, one output line per portrait.
 It prints the run's throughput against the ideal `N x in-process request time / workers` (min(workers, CPUs)
 when there are fewer CPUs than workers), the scorer's CPU time per input, and its API calls.
 
@@ -12,7 +12,7 @@ the server's workers use, so that "2 x in-process" means two cores' worth of the
 scorer and the workers share this machine's CPUs: on 2 CPUs every millisecond the client or the server spends is
 taken from the workers.
 
-Run: .venv/bin/python bench/bench_bulk.py [--n 1000] [--workers 1 2 4] [--sample 200]
+Run: .venv/bin/python bench/bench_bulk.py [--n 1000] [--workers 1 2 4] [--sample 200] [--repeat 1]
 """
 import os
 
@@ -117,25 +117,26 @@ def score_once(zip_path: Path, folder: Path, tmp: Path, workers: int) -> dict:
     "Serve the zip with `workers` instances on an empty data folder; score `folder`; figures of the run."
     import httpx
 
-    from mod.cloud.bulk import score
+    from mod.cloud.score import score
     from mod.cloud.config import Target
     from mod.server.auth import Tokens
     from mod.server.store import Store
 
-    data_dir = tmp / f"serve-{workers}"
+    tmp = Path(tempfile.mkdtemp(prefix=f"run-{workers}-", dir=tmp))  # every run from scratch: empty server, no output
+    data_dir = tmp / "serve-data"
     store = Store(data_dir / "state.sqlite")
     token = Tokens(store).create("bench")[1]
     store.close()
     port = free_port()
     server = subprocess.Popen([MOD, "serve", "--package", zip_path, "--data-dir", data_dir, "--port", str(port),
-                               "--workers", str(workers)], stderr=open(tmp / f"server-{workers}.log", "w"))
+                               "--workers", str(workers)], stderr=open(tmp / "server.log", "w"))
     try:
         auth = {"Authorization": f"Token {token}"}
         wait_until(lambda: [w["state"] for v in httpx.get(f"http://127.0.0.1:{port}/v2.1/health", headers=auth)
                             .json()["versions"] for w in v["workers"]] == ["idle"] * workers, 120, "the server")
         os.environ.update(UBIOPS_API_TOKEN=token, UBIOPS_PROJECT="local", UBIOPS_API_HOST=f"http://127.0.0.1:{port}/v2.1")
         target = Target.connect()
-        out = tmp / f"scores-{workers}.jsonl"
+        out = tmp / "scores.jsonl"
         cpu, server_cpu, start = time.process_time(), _cpu_seconds(server.pid), time.perf_counter()
         scorer = score(target, "face-portrait", [str(folder)], str(out), quiet=True)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -156,7 +157,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1000, help="portraits to score")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="worker counts to run")
-    ap.add_argument("--sample", type=int, default=200, help="portraits timed in-process")
+    ap.add_argument("--sample", type=int, default=200, help="portraits timed in-process, one process")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per worker count")
     args = ap.parse_args()
 
     from mod.build.package import build, copy_checkout
@@ -170,25 +172,29 @@ def main():
         paths = portraits(tmp / "portraits", args.n)
         print(f"{args.n} portraits generated in {time.perf_counter() - t0:.1f} s "
               f"({sum(p.stat().st_size for p in paths) / args.n / 1024:.0f} KiB each on average)")
-        cpus = os.cpu_count()
-        single = in_process(pkg, paths[:args.sample], 1) / min(args.sample, args.n)
-        print(f"in-process Deployment.request: {single * 1000:.1f} ms per portrait ({1 / single:.1f}/s), one process, "
-              f"{min(args.sample, args.n)} portraits")
-        print(f"{'workers':>7}{'wall s':>9}{'inputs/s':>10}{'N*t/W s':>9}{'ratio':>7}{'parallel s':>11}{'ratio':>7}"
-              f"{'client ms/input':>17}{'answered':>10}{'faces':>7}")
+        cpus, sample = os.cpu_count(), paths[:: max(1, args.n // args.sample)][:args.sample]
+        print(f"{'workers':>7}{'wall s':>8}{'inputs/s':>9}{'t ms':>6}{'N*t/W s':>8}{'ratio':>6}{'parallel s':>11}"
+              f"{'ratio':>6}{'client':>8}{'server':>8}{'answered':>9}{'load':>6}")
         for workers in args.workers:
-            before = in_process(pkg, paths, workers)  # the same work in `workers` processes, now, on this machine
-            r = score_once(zip_path, tmp / "portraits", tmp, workers)
-            parallel = (before + in_process(pkg, paths, workers)) / 2
-            formula = args.n * single / min(workers, cpus)
-            print(f"{workers:>7}{r['wall']:>9.1f}{args.n / r['wall']:>10.1f}{formula:>9.1f}{formula / r['wall']:>7.2f}"
-                  f"{parallel:>11.1f}{parallel / r['wall']:>7.2f}{r['cpu'] / args.n * 1000:>17.2f}"
-                  f"{r['completed']:>10}{r['faces']:>7}")
-            print(f"        server CPU {r['server_cpu'] / args.n * 1000:.2f} ms/input; first start to last answer on the "
-                  f"server {r['span']:.1f} s of {r['wall']:.1f} s; API calls {r['calls']}")
-        print(f"N*t/W: N x the one-process request time / min(workers, CPUs); parallel: the same N portraits answered "
-              f"in-process by `workers` processes at once, just before and after the run (mean); ratio = that / wall. "
-              f"Target with 2 workers: >= 0.85. CPUs: {cpus}; load average now: {os.getloadavg()[0]:.1f}")
+            for _ in range(args.repeat):
+                # the baselines just before and after the run, on this machine as it is now (others share it)
+                t = [in_process(pkg, sample, 1) / len(sample)]
+                parallel = [in_process(pkg, paths, workers)]
+                r = score_once(zip_path, tmp / "portraits", tmp, workers)
+                parallel.append(in_process(pkg, paths, workers))
+                t.append(in_process(pkg, sample, 1) / len(sample))
+                t, parallel = sum(t) / 2, sum(parallel) / 2
+                formula = args.n * t / min(workers, cpus)
+                print(f"{workers:>7}{r['wall']:>8.1f}{args.n / r['wall']:>9.1f}{t * 1000:>6.1f}{formula:>8.1f}"
+                      f"{formula / r['wall']:>6.2f}{parallel:>11.1f}{parallel / r['wall']:>6.2f}"
+                      f"{r['cpu'] / args.n * 1000:>8.2f}{r['server_cpu'] / args.n * 1000:>8.2f}{r['completed']:>9}"
+                      f"{os.getloadavg()[0]:>6.1f}", flush=True)
+        print(f"wall: the scorer's run, from the call to the last line written, uploads included (API calls per "
+              f"run: {r['calls']}). t: in-process Deployment.request, one process, {len(sample)} portraits, before "
+              f"and after (mean). N*t/W: the issue's ideal, N x t / min(workers, CPUs); parallel: the N portraits "
+              f"answered in-process by `workers` processes at once, before and after (mean); ratio = ideal / wall "
+              f"(target with 2 workers >= 0.85). client, server: CPU ms per input of the scorer and of the server "
+              f"process (not its workers). CPUs: {cpus}; load: 1-minute load average after the run.")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

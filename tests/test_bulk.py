@@ -1,4 +1,4 @@
-"""`mod predict FOLDER|GLOB|LIST` (mod.cloud.bulk): the official client against a real local server, a real scorer
+"""`mod predict FOLDER|GLOB|LIST` (mod.cloud.score, mod.cloud.bulk): the official client against a real local server, a real scorer
 subprocess killed half-way, and the server behaviour the local server lacks today (x-ratelimit-* headers and 429s,
 listing requests and bucket files, `/requests/{id}/output`) added by a small fake around the real app."""
 import hashlib

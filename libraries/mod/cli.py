@@ -24,7 +24,7 @@ COMMANDS = {
     "versions": ("mod.cloud.versions", "versions_cli", "list the deployment's versions, promote one, or roll back"),
     "predict": ("mod.cloud.versions", "predict_cli", "send an image to the deployed endpoint and print the answer; "
                 "given a folder, a glob or a list file: `mod score`"),
-    "score": ("mod.cloud.bulk", "score_cli", "score many inputs on the deployed endpoint with batch requests (resumable)"),
+    "score": ("mod.cloud.score", "score_cli", "score many inputs on the deployed endpoint with batch requests (resumable)"),
     "serve": ("mod.server.launch", "serve_cli", "serve the package on a local UbiOps-compatible REST API (127.0.0.1:8000)"),
     "token": ("mod.server.auth", "token_cli", "create, list or revoke the local server's API tokens"),
 }
@@ -47,7 +47,7 @@ def main(argv=None):
         print(f"mod: unknown command {argv[0]!r}.\n\n{usage()}", file=sys.stderr)
         return 2
     command = argv[0]
-    if command == "predict" and import_module("mod.cloud.bulk").is_many(argv[1:]):
+    if command == "predict" and import_module("mod.cloud.score").is_many(argv[1:]):
         command = "score"  # a folder, a glob, a list file or several files: the bulk scorer
     module, name, _ = COMMANDS[command]
     func = getattr(import_module(module), name)

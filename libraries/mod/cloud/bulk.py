@@ -3,7 +3,7 @@
 # %% auto #0
 __all__ = ['MAX_BATCH', 'PREFIX', 'LIST_PAGE_FILES', 'DONE', 'MIN_GAP', 'MIN_POLL', 'MAX_POLL', 'POLL_ANSWERS', 'OPTIONAL_SHARE',
            'SKEW', 'LIST_PAGE', 'MAX_LISTED', 'run_cost', 'Run', 'input_spec', 'plan_run', 'check_file', 'Scorer',
-           'Progress', 'score', 'score_cli', 'is_many']
+           'Progress']
 
 # %% ../../../nbs/cloud/43_cloud.bulk.ipynb #b5da75d1
 import json
@@ -14,22 +14,19 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
-from inspect import signature
 from pathlib import Path
 
 import ubiops
 from fastcore.basics import patch_to
-from fastcore.script import Param, call_parse
 
 from prcvd.errors import DeploymentError, InputError
 from prcvd.specs import Spec
 
 from ..core import sha256_file
-from ..build.rules import check_name
-from .config import DeployConfig, DeployError, Target, api_message
-from .inputs import URI_PREFIX, LIST_SUFFIXES, GLOB_CHARS, attach_values, discover, pick_file_field, read_values, request_data
+from .config import DeployError, api_message
+from .inputs import URI_PREFIX, pick_file_field, request_data
 from .ledger import Journal, Output
-from .ratelimit import RETRY_STATUS, Calls, group_of
+from .ratelimit import RETRY_STATUS, Calls
 
 # %% ../../../nbs/cloud/43_cloud.bulk.ipynb #7148af74
 MAX_BATCH = 250
@@ -406,7 +403,8 @@ class Progress:
         self.every, self.last, self.counts, self.total, self.before, self.t0 = (0.5 if self.tty else 10.0), 0.0, Counter(), 0, 0, time.monotonic()
 
     def start(self, counts: Counter, total: int, before: int):
-        self.counts, self.total, self.before, self.t0 = counts, total, before, time.monotonic()
+        self.counts, self.total, self.before = counts, total, before
+        self.t0 = self.last = time.monotonic()
 
     def text(self) -> str:
         c, seconds = self.counts, max(time.monotonic() - self.t0, 1e-6)
@@ -427,71 +425,3 @@ class Progress:
 
     def warn(self, message: str):
         print(("\n" if self.tty else "") + f"warning: {message}", file=self.stream, flush=True)
-
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #e0d826c4
-def score(target: Target, deployment: str, sources: list, output="scores.jsonl", data: str = None, field: str = None,
-          version: str = None, bucket: str = "default", uploads: int = 4, batch_size: int = MAX_BATCH,
-          timeout: int = None, max_mb: float = 64, quiet: bool = False) -> "Scorer":
-    "Score every input `sources` name on `deployment`, one line each in `output`; the scorer (`.counts`, `.calls`)."
-    if not 1 <= batch_size <= MAX_BATCH or uploads < 1:
-        raise InputError(f"--batch_size is 1 to {MAX_BATCH} and --uploads at least 1; got {batch_size} and {uploads}.")
-    calls, journal = Calls(target.client.configuration), Journal(f"{output}.journal")
-    run, spec, columns = plan_run(calls, target.project, deployment, version, field, bucket, journal.replay().run)
-    items = discover(sources, run.field)
-    attach_values(items, *(read_values(data, run.field) if data else ({}, {})), spec, run.field)
-    progress = Progress(calls, quiet=quiet)
-    print(f"Scoring {len(items)} inputs on {deployment} {run.version} into {output}", file=progress.stream)
-    scorer = Scorer(calls, run, spec, Output(output, columns), journal, uploads, batch_size, int(max_mb * 2**20),
-                    timeout, progress)
-    scorer.score(items)
-    return scorer
-
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #aa7cc112
-@call_parse
-def score_cli(
-    sources: Param("folders, quoted globs, list files (.txt .csv .jsonl .json) or files", str, nargs="+"),
-    output: str = "scores.jsonl",  # one line per input (.jsonl, or .csv); with <output>.journal a rerun resumes
-    data: str = None,  # other input fields: a JSON object for every input, or .csv/.jsonl rows per input
-    field: str = None,  # the file input field, if the deployment has several
-    version: str = None,  # a version (default: the deployment's default version when the run starts)
-    deployment: str = None,  # default: deployment_name in the config
-    config: str = "deploy.yaml",  # where deployment_name is read
-    project: str = None,  # UbiOps project (default: $UBIOPS_PROJECT)
-    host: str = None,  # API host (default: $UBIOPS_API_HOST, else https://api.ubiops.com/v2.1)
-    bucket: str = "default",  # where files are uploaded, as mod-score/<sha256><suffix>
-    uploads: int = 4,  # uploads at a time
-    batch_size: int = MAX_BATCH,  # inputs per batch request (at most 250)
-    timeout: int = None,  # batch request timeout in seconds (default: the server's)
-    max_mb: float = 64,  # larger files are not uploaded; they get an error line
-    quiet: bool = False,  # no progress line
-):
-    "Score many inputs on the deployed endpoint with batch requests; killed or interrupted, run it again to resume."
-    deployment = check_name("deployment", deployment or DeployConfig.load(config).deployment_name)
-    try:
-        score(Target.connect(project, host), deployment, sources, output, data, field, version, bucket, uploads,
-              batch_size, timeout, max_mb, quiet)
-    except KeyboardInterrupt:
-        print("\nInterrupted: run the same command again to resume.", file=sys.stderr)
-        return 130
-    return 0
-
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #05b71cf6
-def _flags(*funcs) -> set:
-    return {f"--{n}" for f in funcs for n, p in signature(getattr(f, "__wrapped__", f)).parameters.items()
-            if p.annotation is bool}
-
-
-def is_many(args: list) -> bool:
-    "Whether `mod predict ARGS` names many inputs (a folder, a glob, a list file, several files), not one image."
-    from mod.cloud.versions import predict_cli
-    flags, positional, skip = _flags(score_cli, predict_cli), [], False
-    for a in args:
-        if skip or a.startswith("--"):
-            skip = not skip and "=" not in a and "--" + a[2:].replace("-", "_") not in flags
-            continue
-        positional.append(a)
-    if len(positional) != 1:
-        return len(positional) > 1
-    path = Path(positional[0])
-    return (path.is_dir() or (path.is_file() and path.suffix.lower() in LIST_SUFFIXES)
-            or (not path.exists() and any(c in positional[0] for c in GLOB_CHARS)))
