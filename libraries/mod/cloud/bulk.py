@@ -51,14 +51,14 @@ class Run:
     field: str  # the input field each file goes into
     bucket: str = "default"
 
-
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #8f28f96e
 def input_spec(deployment) -> Spec:
     "The input spec of a deployment as `deployments_get` returns it."
     fields = [{"name": f.name, "data_type": f.data_type} for f in deployment.input_fields or []]
     return Spec.from_dict({"input_type": deployment.input_type, "input_fields": fields}, "input",
                           f"deployment '{deployment.name}'")
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #12e2f62b
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #c7d596d5
 def plan_run(calls: Calls, project: str, deployment: str, version: str = None, field: str = None,
              bucket: str = "default", previous: dict = None) -> tuple:
     "(Run, input spec, output columns); `previous` is the journal's run, which this one must match."
@@ -81,7 +81,7 @@ def plan_run(calls: Calls, project: str, deployment: str, version: str = None, f
     columns = [f.name for f in d.output_fields or []] if d.output_type == "structured" else None
     return run, spec, columns
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #daacd6cd
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #9ff6ce01
 DONE = ("completed", "failed", "cancelled")
 MIN_GAP, MIN_POLL, MAX_POLL = 0.1, 0.2, 5.0  # seconds: partial batches, poll pauses (rate limits may ask for more)
 POLL_ANSWERS = 50  # a poll round is timed to find about this many answers
@@ -93,15 +93,15 @@ LIST_PAGE, MAX_LISTED = 50, 100_000
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
-
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #deb4711a
 def _chunks(items: list, size: int):
     return (items[i:i + size] for i in range(0, len(items), size))
 
-
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #a9e82ac9
 def _canon(data) -> str:
     return json.dumps(data, sort_keys=True)
 
-
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #03fb5316
 def check_file(path: Path, max_bytes: int) -> int:
     "The size of a file to upload; `InputError` when it is missing, empty or over `max_bytes`."
     try:
@@ -116,7 +116,7 @@ def check_file(path: Path, max_bytes: int) -> int:
         raise InputError(f"The file is {size:,} bytes, over the {max_bytes:,} that are uploaded (--max_mb).")
     return size
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #9d70157b
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #447cd3ca
 class Scorer:
     "Scores inputs on one deployment version with batch requests, keeping its output file and journal."
 
@@ -143,7 +143,7 @@ class Scorer:
         self.output.write(self.lines)
         self.lines = []
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #678cf3a2
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #931be5dd
 @patch_to(Scorer)
 def _prepare(self, it) -> tuple:
     "Check and upload one input: ('ready', input, data, (sha256, URI) if uploaded now) or ('rejected', input, why)."
@@ -170,7 +170,7 @@ def _prepare(self, it) -> tuple:
             return "rejected", it.key, f"The upload was refused ({e.status}): {api_message(e)}"
         raise
 
-
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #2778956a
 @patch_to(Scorer)
 def _take(self, kind: str, key: str, value, upload=None):
     "Record what an upload thread did."
@@ -182,7 +182,7 @@ def _take(self, kind: str, key: str, value, upload=None):
     self.counts["uploaded"] += 1
     self.ready.append((key, value))
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #6bc09e07
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #5ae9e9f6
 @patch_to(Scorer)
 def _list_bucket(self) -> set:
     "Names under mod-score/ already in the bucket; none when the server can't list them (the journal still knows)."
@@ -202,7 +202,7 @@ def _list_bucket(self) -> set:
                            "are uploaded already.")
         return names
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #3cc0e669
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #a5cb8738
 @patch_to(Scorer)
 def _send(self, batch: list):
     "Create one batch request for `batch` [(input, data)]; split it while the API refuses it."
@@ -231,14 +231,14 @@ def _send(self, batch: list):
     self.journal.append({"e": "sent", "b": rec["b"], "ids": ids}, sync=True)
     self._submitted(zip(rec["keys"], ids))
 
-
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #082e6308
 @patch_to(Scorer)
 def _submitted(self, pairs):
     for key, request_id in pairs:
         self.outstanding[request_id] = key
         self.counts["submitted"] += 1
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #49f7459c
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #d3985f0a
 @patch_to(Scorer)
 def _created_since(self, since: datetime) -> list:
     "Ids of this version's requests created since `since`."
@@ -253,7 +253,7 @@ def _created_since(self, since: datetime) -> list:
                 break
     return ids
 
-
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #a00a198c
 @patch_to(Scorer)
 def _settle(self, rec: dict) -> dict:
     "{input: request id} of the inputs of batch `rec` the server did create; recorded in the journal."
@@ -280,7 +280,7 @@ def _settle(self, rec: dict) -> dict:
     self.journal.append({"e": "sent", "b": rec["b"], "ids": [found.get(k) for k in rec["keys"]]}, sync=True)
     return found
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #4489606d
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #65feed8d
 @patch_to(Scorer)
 def _poll(self):
     "One round of collecting; the next round's time."
@@ -301,7 +301,7 @@ def _poll(self):
     self.pause = min(max(wanted, floor), MAX_POLL)
     self.next_poll = now + self.pause
 
-
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #88234592
 @patch_to(Scorer)
 def _finish(self, r: dict):
     key, result, error = self.outstanding.pop(r["id"]), r.get("result"), r.get("error_message")
@@ -316,7 +316,7 @@ def _finish(self, r: dict):
             result = body.decode(errors="replace")
     self._line(key, r["id"], r["status"], result if r["status"] == "completed" else None, error)
 
-
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #892836a3
 @patch_to(Scorer)
 def _lost(self, ids: set):
     "Requests the server no longer has (three rounds in a row) get a `lost` line."
@@ -326,7 +326,7 @@ def _lost(self, ids: set):
             self._line(self.outstanding.pop(request_id), request_id, "lost",
                        error="The server no longer has this request (past its retention time?).")
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #94574c07
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #ffd179fd
 @patch_to(Scorer)
 def _send_due(self, uploads_left: bool):
     "Full batches at once; a partial one when uploads are over, or (paced) when the server holds less than is ready."
@@ -339,7 +339,7 @@ def _send_due(self, uploads_left: bool):
         self.last_send = now
         self._send(batch)
 
-
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #ce94c5d8
 @patch_to(Scorer)
 def _loop(self, todo: list):
     if any(it.path for it in todo):
@@ -368,7 +368,7 @@ def _loop(self, todo: list):
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #1a786295
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #9815a3b1
 @patch_to(Scorer)
 def score(self, items: list) -> Counter:
     "Answer every input of `items` without a line in the output yet; resume what the journal says was sent."
@@ -393,7 +393,7 @@ def score(self, items: list) -> Counter:
         self.progress.show(final=True)
     return self.counts
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #fe78017d
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #121092c9
 class Progress:
     "A status line: uploaded / submitted / done / failed, the rate, and the API calls by endpoint group."
 

@@ -29,20 +29,20 @@ class Item:
     uri: str = None  # or a file already in a bucket
     values: dict = field(default_factory=dict)
 
-
+# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #c680901d
 def _entry(key: str, base: Path, values: dict = None) -> Item:
     if key.startswith(URI_PREFIX):
         return Item(key, uri=key, values=values or {})
     path = Path(key)
     return Item(key, path=path if path.is_absolute() else base / path, values=values or {})
 
-
+# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #5bf586a1
 def _folder(folder: Path) -> list:
     files = sorted(p for p in folder.rglob("*")
                    if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts))
     return [Item(str(p), path=p) for p in files]
 
-# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #ef2ee923
+# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #1d48e4fd
 def read_rows(path: Path) -> list:
     "The entries of a list file: lines of a `.txt`; rows (dicts) of a `.csv` or `.jsonl`; the items of a `.json` list."
     try:
@@ -62,7 +62,7 @@ def read_rows(path: Path) -> list:
         raise InputError(f"{path} must hold a JSON list of paths or of objects with the file field.")
     return rows
 
-
+# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #452bbe61
 def _listed(path: Path, field: str) -> list:
     items = []
     for i, row in enumerate(read_rows(path), 1):
@@ -74,7 +74,7 @@ def _listed(path: Path, field: str) -> list:
             raise InputError(f"{path}, entry {i}: expected a path, or a row whose '{field}' holds one; got {row!r:.80}.")
     return items
 
-# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #0dd9b0bd
+# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #ffa2ca91
 def discover(sources: list, field: str) -> list:
     "The inputs `sources` name, in order; `InputError` for a source that names nothing, or an input named twice."
     items = []
@@ -100,7 +100,7 @@ def discover(sources: list, field: str) -> list:
                          "under its name; list it once.")
     return items
 
-# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #47a9f5ad
+# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #4b67110f
 def pick_file_field(spec: Spec, chosen: str = None) -> str:
     "The input field each file goes into: the spec's one `file` field, or `chosen` among several."
     files = [f.name for f in spec.fields if f.data_type == "file"]
@@ -115,7 +115,7 @@ def pick_file_field(spec: Spec, chosen: str = None) -> str:
                          "goes into with --field NAME.")
     return chosen or files[0]
 
-
+# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #9289b89b
 def read_values(path, field: str) -> tuple:
     "`--data`: (values for every input, {input: its own values}) from a JSON object, or rows keyed by `field`."
     path = Path(path)
@@ -137,7 +137,7 @@ def read_values(path, field: str) -> tuple:
         per_input[str(row[field])] = {k: v for k, v in row.items() if k != field}
     return {}, per_input
 
-# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #b5992962
+# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #98d0da02
 def attach_values(items: list, constants: dict, per_input: dict, spec: Spec, field: str):
     "Give each item the other fields' values: its own row's (by name, else by file name) over the constants."
     by_name = {}
@@ -161,7 +161,7 @@ def attach_values(items: list, constants: dict, per_input: dict, spec: Spec, fie
                          f"{missing[0][0]!r}: give them with --data values.json ({{\"{missing[0][1][0]}\": ...}} for "
                          f"every input) or --data values.csv (a '{field}' column and one row per input).")
 
-# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #bfe11dc1
+# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #4340facf
 _WHAT = {"int": "an integer", "double": "a number", "bool": "true or false", "dict": "a JSON object"}
 
 
@@ -180,7 +180,7 @@ def coerce(value, data_type: str):
         return text in ("true", "1", "yes")
     return json.loads(value)  # dict and array_* cells hold JSON
 
-
+# %% ../../../nbs/cloud/44_cloud.inputs.ipynb #28e3221e
 def request_data(item: Item, uri: str, spec: Spec, field: str) -> dict:
     "The request for `item` with its file at `uri`, checked against the input spec; `InputError` says what is wrong."
     types = {f.name: f.data_type for f in spec.fields}

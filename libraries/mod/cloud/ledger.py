@@ -24,7 +24,7 @@ def _append(fd: int, text: str, sync: bool = False):
     if sync:
         os.fsync(fd)
 
-
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #00ce94b9
 def complete_lines(path: Path) -> list:
     "The file's complete lines; a last line cut short (no newline yet) is cut off the file itself."
     data = path.read_bytes() if path.exists() else b""
@@ -34,12 +34,12 @@ def complete_lines(path: Path) -> list:
             f.truncate(end)
     return data[:end].decode().splitlines()
 
-
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #0081ab97
 def _open_append(path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
-# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #29faafae
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #c0c5f0d5
 class Output:
     "The answers file (JSON lines, or CSV by its name): appended whole, read back on resume."
 
@@ -66,7 +66,7 @@ class Output:
             _append(self.fd, self._csv(self.columns), sync=True)
         return self
 
-# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #68ac42f7
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #48799668
 @patch_to(Output)
 def line(self, r: dict) -> str:
     "One output line for the record `r` (input, request_id, status, result, error)."
@@ -77,7 +77,7 @@ def line(self, r: dict) -> str:
              else [None] * len(columns))
     return self._csv([r["input"], r.get("request_id"), r["status"], r.get("error"), *cells])
 
-
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #51d75149
 @patch_to(Output)
 def _csv(self, cells: list) -> str:
     text = [c if isinstance(c, str) else "" if c is None else json.dumps(c) for c in cells]
@@ -85,21 +85,21 @@ def _csv(self, cells: list) -> str:
     csv.writer(out, lineterminator="\n").writerow([" ".join(c.splitlines()) for c in text])
     return out.getvalue()
 
-
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #96b0bd80
 @patch_to(Output)
 def write(self, records: list):
     "Append a line per record, all in one write, then fsync."
     if records:
         _append(self.fd, "".join(map(self.line, records)), sync=True)
 
-
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #3793d009
 @patch_to(Output)
 def close(self):
     if self.fd is not None:
         os.close(self.fd)
         self.fd = None
 
-# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #8b6e6f17
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #bcc97989
 @dataclass
 class Replay:
     "What the journal says was done."
@@ -109,7 +109,7 @@ class Replay:
     unsure: dict = field(default_factory=dict)  # batch number -> its `send` record, no answer recorded
     batches: int = 0  # the last batch number used
 
-
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #113b32cb
 def replay(lines: list) -> Replay:
     "Fold the journal's records into what they add up to."
     r = Replay()
@@ -127,7 +127,7 @@ def replay(lines: list) -> Replay:
                 r.sent.update((k, i) for k, i in zip(batch["keys"], rec["ids"]) if i)
     return r
 
-# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #86c505af
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #c307f9c8
 class Journal:
     "The write-ahead journal of a bulk run."
 

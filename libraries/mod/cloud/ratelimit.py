@@ -20,7 +20,7 @@ def group_of(method: str) -> str:
         return "files"
     return "requests" if "requests" in method else "general"
 
-
+# %% ../../../nbs/cloud/46_cloud.ratelimit.ipynb #cb2a5a45
 def _headers(headers) -> tuple:
     "(limit, remaining, reset) from x-ratelimit-* headers, or None when they are missing."
     try:
@@ -28,7 +28,7 @@ def _headers(headers) -> tuple:
     except (KeyError, TypeError, ValueError):
         return None
 
-# %% ../../../nbs/cloud/46_cloud.ratelimit.ipynb #f45de140
+# %% ../../../nbs/cloud/46_cloud.ratelimit.ipynb #3e6e307a
 class RateGate:
     "Each endpoint group's budget as its last `x-ratelimit-*` headers told it: how long to wait before a call."
 
@@ -70,7 +70,7 @@ class RateGate:
         g = self.groups.get(group) or {}
         return g["window"] / (g["limit"] * share) if g.get("limit") else 0.0
 
-# %% ../../../nbs/cloud/46_cloud.ratelimit.ipynb #3c0aade5
+# %% ../../../nbs/cloud/46_cloud.ratelimit.ipynb #f460f65e
 RETRY_STATUS = (0, 502, 503, 504)
 
 
@@ -98,7 +98,7 @@ class Calls:
         "`CoreApi.<method>(*args, **kwargs)` as a paced call."
         return self.run(group_of(method), lambda client: getattr(self.local.api, method)(*args, **kwargs), idempotent)
 
-# %% ../../../nbs/cloud/46_cloud.ratelimit.ipynb #421bfad9
+# %% ../../../nbs/cloud/46_cloud.ratelimit.ipynb #495e69c9
 @patch_to(Calls)
 def run(self, group: str, fn, idempotent: bool = True):
     "`fn(client)`, one call in `group`: wait for the budget, learn from the answer's headers, retry a 429."

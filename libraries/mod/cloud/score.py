@@ -71,7 +71,7 @@ def _flags(*funcs) -> set:
     return {f"--{n}" for f in funcs for n, p in signature(getattr(f, "__wrapped__", f)).parameters.items()
             if p.annotation is bool}
 
-
+# %% ../../../nbs/cloud/47_cloud.score.ipynb #aa39c9ed
 def is_many(args: list) -> bool:
     "Whether `mod predict ARGS` names many inputs (a folder, a glob, a list file, several files), not one image."
     from mod.cloud.versions import predict_cli
