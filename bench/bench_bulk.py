@@ -12,7 +12,7 @@ the server's workers use, so that "2 x in-process" means two cores' worth of the
 scorer and the workers share this machine's CPUs: on 2 CPUs every millisecond the client or the server spends is
 taken from the workers.
 
-Run: .venv/bin/python bench/bench_bulk.py [--n 1000] [--workers 1 2 4] [--sample 200] [--repeat 1]
+Run: .venv/bin/python bench/bench_bulk.py [--n 1000] [--workers 1 2 4] [--sample 200] [--repeat 1] [--scale 1]
 """
 import os
 
@@ -43,7 +43,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def portraits(folder: Path, n: int, seed: int = 14) -> list:
+def portraits(folder: Path, n: int, seed: int = 14, scale: float = 1.0) -> list:
     "N distinct JPEG portraits made from the astronaut: random crop around the face, flip, brightness, scale."
     from PIL import Image, ImageEnhance
     from skimage import data
@@ -57,8 +57,8 @@ def portraits(folder: Path, n: int, seed: int = 14) -> list:
         img = ImageEnhance.Brightness(img).enhance(rng.uniform(0.8, 1.2))
         if rng.random() < 0.5:
             img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        scale = rng.uniform(0.9, 1.4)
-        img = img.resize((int(img.width * scale), int(img.height * scale)))
+        factor = scale * rng.uniform(0.9, 1.4)
+        img = img.resize((int(img.width * factor), int(img.height * factor)))
         paths.append(folder / f"portrait-{i:05d}.jpg")
         img.save(paths[-1], quality=90)
     return paths
@@ -159,6 +159,7 @@ def main():
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4], help="worker counts to run")
     ap.add_argument("--sample", type=int, default=200, help="portraits timed in-process, one process")
     ap.add_argument("--repeat", type=int, default=1, help="runs per worker count")
+    ap.add_argument("--scale", type=float, default=1.0, help="portrait size: 1 is 300-650 px a side, 3 is 0.9-2 k")
     args = ap.parse_args()
 
     from mod.build.package import build, copy_checkout
@@ -169,7 +170,7 @@ def main():
         build(checkout)
         zip_path, pkg = checkout / "deployment_package.zip", checkout / "deployment_package"
         t0 = time.perf_counter()
-        paths = portraits(tmp / "portraits", args.n)
+        paths = portraits(tmp / "portraits", args.n, scale=args.scale)
         print(f"{args.n} portraits generated in {time.perf_counter() - t0:.1f} s "
               f"({sum(p.stat().st_size for p in paths) / args.n / 1024:.0f} KiB each on average)")
         cpus, sample = os.cpu_count(), paths[:: max(1, args.n // args.sample)][:args.sample]
