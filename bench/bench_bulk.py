@@ -72,14 +72,14 @@ def _answer_all(pkg: str, paths: list, ready, go, out):
     deployment.request({"portrait": paths[0]})  # warm
     ready.wait()
     go.wait()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for p in paths:
         deployment.request({"portrait": p})
-    out.put(time.perf_counter() - start)
+    out.put((time.perf_counter() - start, time.process_time() - cpu))
 
 
-def in_process(pkg: Path, paths: list, processes: int) -> float:
-    "Seconds `processes` in-process workers (one per process, started together) take to answer all `paths`."
+def in_process(pkg: Path, paths: list, processes: int) -> tuple:
+    "(seconds, CPU seconds) `processes` in-process workers (a process each, started together) take for all `paths`."
     ctx = multiprocessing.get_context("spawn")
     ready, go, out = ctx.Barrier(processes + 1), ctx.Barrier(processes + 1), ctx.Queue()
     shares = [[str(p) for p in paths[i::processes]] for i in range(processes)]
@@ -92,13 +92,17 @@ def in_process(pkg: Path, paths: list, processes: int) -> float:
     seconds = [out.get(timeout=3600) for _ in procs]
     for p in procs:
         p.join()
-    return max(seconds) if seconds else time.perf_counter() - start
+    return max(s for s, _ in seconds), sum(c for _, c in seconds)
 
 
 def _cpu_seconds(pid: int) -> float:
     "CPU seconds (user + system) process `pid` has used so far (Linux /proc)."
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def wait_until(check, timeout: float, what: str):
@@ -137,10 +141,12 @@ def score_once(zip_path: Path, folder: Path, tmp: Path, workers: int) -> dict:
         os.environ.update(UBIOPS_API_TOKEN=token, UBIOPS_PROJECT="local", UBIOPS_API_HOST=f"http://127.0.0.1:{port}/v2.1")
         target = Target.connect()
         out = tmp / "scores.jsonl"
-        cpu, server_cpu, start = time.process_time(), _cpu_seconds(server.pid), time.perf_counter()
+        workers_cpu = lambda: sum(map(_cpu_seconds, _children(server.pid)))  # noqa: E731
+        cpu, server_cpu, worker_cpu, start = (time.process_time(), _cpu_seconds(server.pid), workers_cpu(),
+                                              time.perf_counter())
         scorer = score(target, "face-portrait", [str(folder)], str(out), quiet=True)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        server_cpu = _cpu_seconds(server.pid) - server_cpu
+        server_cpu, worker_cpu = _cpu_seconds(server.pid) - server_cpu, workers_cpu() - worker_cpu
         with sqlite3.connect(data_dir / "state.sqlite") as db:
             first, last = db.execute("SELECT MIN(time_started), MAX(time_completed) FROM requests").fetchone()
         span = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
@@ -148,7 +154,7 @@ def score_once(zip_path: Path, folder: Path, tmp: Path, workers: int) -> dict:
         server.terminate()
         server.wait(60)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    return {"wall": wall, "cpu": cpu, "server_cpu": server_cpu, "span": span, "counts": dict(scorer.counts), "lines": len(lines), "calls": dict(scorer.calls.calls),
+    return {"wall": wall, "cpu": cpu, "server_cpu": server_cpu, "worker_cpu": worker_cpu, "span": span, "counts": dict(scorer.counts), "lines": len(lines), "calls": dict(scorer.calls.calls),
             "completed": sum(line["status"] == "completed" for line in lines),
             "faces": sum(bool(line["result"] and line["result"]["face_found"]) for line in lines)}
 
@@ -175,27 +181,32 @@ def main():
               f"({sum(p.stat().st_size for p in paths) / args.n / 1024:.0f} KiB each on average)")
         cpus, sample = os.cpu_count(), paths[:: max(1, args.n // args.sample)][:args.sample]
         print(f"{'workers':>7}{'wall s':>8}{'inputs/s':>9}{'t ms':>6}{'N*t/W s':>8}{'ratio':>6}{'parallel s':>11}"
-              f"{'ratio':>6}{'client':>8}{'server':>8}{'answered':>9}{'load':>6}")
+              f"{'ratio':>6}{'client':>8}{'server':>8}{'worker':>8}{'t cpu':>7}{'cpu ratio':>10}{'load':>6}")
         for workers in args.workers:
             for _ in range(args.repeat):
                 # the baselines just before and after the run, on this machine as it is now (others share it)
-                t = [in_process(pkg, sample, 1) / len(sample)]
-                parallel = [in_process(pkg, paths, workers)]
+                single, parallel = [in_process(pkg, sample, 1)], [in_process(pkg, paths, workers)]
                 r = score_once(zip_path, tmp / "portraits", tmp, workers)
                 parallel.append(in_process(pkg, paths, workers))
-                t.append(in_process(pkg, sample, 1) / len(sample))
-                t, parallel = sum(t) / 2, sum(parallel) / 2
+                single.append(in_process(pkg, sample, 1))
+                t = sum(s for s, _ in single) / 2 / len(sample)
+                t_cpu = sum(c for _, c in single) / 2 / len(sample)
+                parallel = sum(s for s, _ in parallel) / 2
                 formula = args.n * t / min(workers, cpus)
+                per = {k: r[k] / args.n * 1000 for k in ("cpu", "server_cpu", "worker_cpu")}
+                assert r["completed"] == args.n, r
                 print(f"{workers:>7}{r['wall']:>8.1f}{args.n / r['wall']:>9.1f}{t * 1000:>6.1f}{formula:>8.1f}"
-                      f"{formula / r['wall']:>6.2f}{parallel:>11.1f}{parallel / r['wall']:>6.2f}"
-                      f"{r['cpu'] / args.n * 1000:>8.2f}{r['server_cpu'] / args.n * 1000:>8.2f}{r['completed']:>9}"
-                      f"{os.getloadavg()[0]:>6.1f}", flush=True)
-        print(f"wall: the scorer's run, from the call to the last line written, uploads included (API calls per "
-              f"run: {r['calls']}). t: in-process Deployment.request, one process, {len(sample)} portraits, before "
-              f"and after (mean). N*t/W: the issue's ideal, N x t / min(workers, CPUs); parallel: the N portraits "
-              f"answered in-process by `workers` processes at once, before and after (mean); ratio = ideal / wall "
-              f"(target with 2 workers >= 0.85). client, server: CPU ms per input of the scorer and of the server "
-              f"process (not its workers). CPUs: {cpus}; load: 1-minute load average after the run.")
+                      f"{formula / r['wall']:>6.2f}{parallel:>11.1f}{parallel / r['wall']:>6.2f}{per['cpu']:>8.2f}"
+                      f"{per['server_cpu']:>8.2f}{per['worker_cpu']:>8.2f}{t_cpu * 1000:>7.1f}"
+                      f"{t_cpu * 1000 / sum(per.values()):>10.2f}{os.getloadavg()[0]:>6.1f}", flush=True)
+        print(f"wall: the scorer's run, from the call to the last line written, uploads included, all {args.n} "
+              f"answered (API calls per run: {r['calls']}). t: in-process Deployment.request, one process, "
+              f"{len(sample)} portraits, before and after (mean). N*t/W: the issue's ideal, N x t / min(workers, "
+              f"CPUs); parallel: the N portraits answered in-process by `workers` processes at once, before and after "
+              f"(mean); ratio = ideal / wall (target with 2 workers >= 0.85). client, server, worker: CPU ms per input "
+              f"of the scorer, the server process and its workers; t cpu: CPU ms of one in-process request; cpu ratio "
+              f"= t cpu / (client + server + worker): the ratio a CPU-bound run reaches on CPUs nothing else uses. "
+              f"CPUs: {cpus}; load: 1-minute load average after the run.")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

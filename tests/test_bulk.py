@@ -242,9 +242,9 @@ def submissions(server, deployment: str = D) -> Counter:
 
 
 def sent_per_file(server, files: list) -> dict:
-    "How many requests the server holds for each of `files` (uploaded under their sha256)."
-    uris = submissions(server)
-    return {f.name: sum(n for u, n in uris.items() if sha(f) in u) for f in files}
+    "How many requests the server holds for each of `files` (uploaded under their sha256) per copy of it."
+    uris, copies = submissions(server), Counter(sha(f) for f in files)
+    return {f.name: sum(n for u, n in uris.items() if sha(f) in u) / copies[sha(f)] for f in files}
 
 
 def sha(path: Path) -> str:
@@ -399,6 +399,8 @@ def test_killed_scorer_resumes_every_input_answered_once(server, fakes, env, tmp
 def test_killed_while_a_batch_is_created_no_input_is_sent_twice(server, fakes, env, tmp_path, when):
     "SIGKILL at the worst moments: the batch's intent is journaled, and the server has (or has not) created it."
     files = portraits(tmp_path / "photos", 40, f"batch-{when}")
+    files.append(tmp_path / "photos" / "p010-copy.img")  # the same data twice: two inputs, two requests
+    files[-1].write_bytes(files[10].read_bytes())
     (tmp_path / "t.json").write_text('{"threshold": 10}')
     out = tmp_path / "scores.jsonl"
     first = _scorer(tmp_path / "photos", out, env)

@@ -131,6 +131,7 @@ class Scorer:
         self.ready, self.outstanding, self.lines = [], {}, []  # (input, data) to send; request id -> input; lines
         self.files, self.in_bucket = {}, set()  # sha256 -> URI uploaded; names already in the bucket
         self.batch_no, self.last_send, self.next_poll, self.pause = 0, -math.inf, 0.0, MIN_POLL
+        self.known = set()  # every request id this run's journal has: none is another input's answer
 
     def _json(self, method: str, *args, idempotent: bool = True, **kwargs):
         "A call on this run's deployment, its answer as plain JSON (the client's models warn on deprecated fields)."
@@ -238,6 +239,7 @@ def _send(self, batch: list):
 def _submitted(self, pairs):
     for key, request_id in pairs:
         self.outstanding[request_id] = key
+        self.known.add(request_id)
         self.counts["submitted"] += 1
 
 # %% ../../../nbs/cloud/43_cloud.bulk.ipynb #d3985f0a
@@ -259,20 +261,20 @@ def _created_since(self, since: datetime) -> list:
 @patch_to(Scorer)
 def _settle(self, rec: dict) -> dict:
     "{input: request id} of the inputs of batch `rec` the server did create; recorded in the journal."
-    wanted = {_canon(d): k for k, d in zip(rec["keys"], rec["data"])}
-    found = {}
+    wanted, found = {}, {}
+    for key, data in zip(rec["keys"], rec["data"]):  # two inputs may send the same data (copies of a file)
+        wanted.setdefault(_canon(data), []).append(key)
     try:
         since = datetime.fromisoformat(rec["at"]) - SKEW
-        candidates = [i for i in self._created_since(since) if i not in self.outstanding]
+        candidates = [i for i in self._created_since(since) if i not in self.known]
         for chunk in _chunks(candidates, MAX_BATCH):
             for r in self._json("deployment_version_requests_batch_get", self.run.version, chunk):
                 data = r.get("request_data")
                 if data is None:  # not in the collected request (deprecated): its input endpoint has it
                     data = self._json("deployment_version_requests_input_get", request_id=r["id"],
                                       version=self.run.version)
-                key = wanted.get(_canon(data))
-                if key is not None:
-                    found.setdefault(key, r["id"])
+                if wanted.get(_canon(data)):
+                    found[wanted[_canon(data)].pop()] = r["id"]
     except ubiops.ApiException as e:
         if e.status not in (404, 405, 501):
             raise
@@ -376,7 +378,7 @@ def score(self, items: list) -> Counter:
     "Answer every input of `items` without a line in the output yet; resume what the journal says was sent."
     replay, answered = self.journal.replay(), self.output.answered()
     self.output.open(), self.journal.open(asdict(self.run))
-    self.files, self.batch_no = dict(replay.uploads), replay.batches
+    self.files, self.batch_no, self.known = dict(replay.uploads), replay.batches, set(replay.sent.values())
     waiting = {it.key: it for it in items if it.key not in answered}
     try:
         for key, request_id in replay.sent.items():
@@ -385,6 +387,7 @@ def score(self, items: list) -> Counter:
         for rec in replay.unsure.values():  # sent, answer lost: before anything else goes
             if any(k in waiting for k in rec["keys"]):
                 for key, request_id in self._settle(rec).items():
+                    self.known.add(request_id)
                     if waiting.pop(key, None):
                         self.outstanding[request_id] = key
         self.progress.start(self.counts, len(items), len(items) - len(waiting) - len(self.outstanding))
