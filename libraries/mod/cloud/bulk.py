@@ -43,7 +43,7 @@ def run_cost(n: int, in_bucket: int = 0, uris: bool = False, limit: int = 300) -
     requests = 2 * math.ceil(n / MAX_BATCH)  # a batch each 250, and at least one collect of its 250 ids
     return {"files": files, "requests": requests, "general": 3, "minutes": round(max(files, requests) / limit, 1)}
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #c338bd78
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #cfe99180
 @dataclass(frozen=True)
 class Run:
     "What a bulk run scores on; the first record of its journal, which a resumed run must match."
@@ -53,14 +53,14 @@ class Run:
     field: str  # the input field each file goes into
     bucket: str = "default"
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #8f28f96e
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #ba9d4b56
 def input_spec(deployment) -> Spec:
     "The input spec of a deployment as `deployments_get` returns it."
     fields = [{"name": f.name, "data_type": f.data_type} for f in deployment.input_fields or []]
     return Spec.from_dict({"input_type": deployment.input_type, "input_fields": fields}, "input",
                           f"deployment '{deployment.name}'")
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #c7d596d5
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #059d1bef
 def plan_run(calls: Calls, project: str, deployment: str, version: str = None, field: str = None,
              bucket: str = "default", previous: dict = None) -> tuple:
     "(Run, input spec, output columns); `previous` is the journal's run, which this one must match."
@@ -83,7 +83,7 @@ def plan_run(calls: Calls, project: str, deployment: str, version: str = None, f
     columns = [f.name for f in d.output_fields or []] if d.output_type == "structured" else None
     return run, spec, columns
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #9ff6ce01
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #c108a831
 DONE = ("completed", "failed", "cancelled")
 MIN_GAP, MIN_POLL, MAX_POLL = 0.1, 0.2, 5.0  # seconds: partial batches, poll pauses (rate limits may ask for more)
 POLL_ANSWERS = 50  # a poll round is timed to find about this many answers
@@ -95,15 +95,15 @@ LIST_PAGE, MAX_LISTED = 50, 100_000
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #deb4711a
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #76af2837
 def _chunks(items: list, size: int):
     return (items[i:i + size] for i in range(0, len(items), size))
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #a9e82ac9
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #4edf3f90
 def _canon(data) -> str:
     return json.dumps(data, sort_keys=True)
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #03fb5316
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #c10beb6d
 def check_file(path: Path, max_bytes: int) -> int:
     "The size of a file to upload; `InputError` when it is missing, empty or over `max_bytes`."
     try:
@@ -118,7 +118,7 @@ def check_file(path: Path, max_bytes: int) -> int:
         raise InputError(f"The file is {size:,} bytes, over the {max_bytes:,} that are uploaded (--max_mb).")
     return size
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #447cd3ca
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #3b845dd5
 class Scorer:
     "Scores inputs on one deployment version with batch requests, keeping its output file and journal."
 
@@ -146,7 +146,7 @@ class Scorer:
         self.output.write(self.lines)
         self.lines = []
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #931be5dd
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #031e8f14
 @patch_to(Scorer)
 def _prepare(self, it) -> tuple:
     "Check and upload one input: ('ready', input, data, (sha256, URI) if uploaded now) or ('rejected', input, why)."
@@ -173,7 +173,7 @@ def _prepare(self, it) -> tuple:
             return "rejected", it.key, f"The upload was refused ({e.status}): {api_message(e)}"
         raise
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #2778956a
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #9361c7a1
 @patch_to(Scorer)
 def _take(self, kind: str, key: str, value, upload=None):
     "Record what an upload thread did."
@@ -185,7 +185,7 @@ def _take(self, kind: str, key: str, value, upload=None):
     self.counts["uploaded"] += 1
     self.ready.append((key, value))
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #5ae9e9f6
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #0106566b
 @patch_to(Scorer)
 def _list_bucket(self) -> set:
     "Names under mod-score/ already in the bucket; none when the server can't list them (the journal still knows)."
@@ -205,7 +205,7 @@ def _list_bucket(self) -> set:
                            "are uploaded already.")
         return names
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #a5cb8738
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #93b5fe62
 @patch_to(Scorer)
 def _send(self, batch: list):
     "Create one batch request for `batch` [(input, data)]; split it while the API refuses it."
@@ -234,7 +234,7 @@ def _send(self, batch: list):
     self.journal.append({"e": "sent", "b": rec["b"], "ids": ids}, sync=True)
     self._submitted(zip(rec["keys"], ids))
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #082e6308
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #a1fe9e3d
 @patch_to(Scorer)
 def _submitted(self, pairs):
     for key, request_id in pairs:
@@ -242,7 +242,7 @@ def _submitted(self, pairs):
         self.known.add(request_id)
         self.counts["submitted"] += 1
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #d3985f0a
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #b4531440
 @patch_to(Scorer)
 def _created_since(self, since: datetime) -> list:
     "Ids of this version's requests created since `since`."
@@ -257,7 +257,7 @@ def _created_since(self, since: datetime) -> list:
                 break
     return ids
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #a00a198c
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #1dc4de92
 @patch_to(Scorer)
 def _settle(self, rec: dict) -> dict:
     "{input: request id} of the inputs of batch `rec` the server did create; recorded in the journal."
@@ -284,7 +284,7 @@ def _settle(self, rec: dict) -> dict:
     self.journal.append({"e": "sent", "b": rec["b"], "ids": [found.get(k) for k in rec["keys"]]}, sync=True)
     return found
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #65feed8d
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #55f1a23c
 @patch_to(Scorer)
 def _poll(self):
     "One round of collecting; the next round's time."
@@ -305,7 +305,7 @@ def _poll(self):
     self.pause = min(max(wanted, floor), MAX_POLL)
     self.next_poll = now + self.pause
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #88234592
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #6032f02c
 @patch_to(Scorer)
 def _finish(self, r: dict):
     key, result, error = self.outstanding.pop(r["id"]), r.get("result"), r.get("error_message")
@@ -320,7 +320,7 @@ def _finish(self, r: dict):
             result = body.decode(errors="replace")
     self._line(key, r["id"], r["status"], result if r["status"] == "completed" else None, error)
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #892836a3
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #5f6f214c
 @patch_to(Scorer)
 def _lost(self, ids: set):
     "Requests the server no longer has (three rounds in a row) get a `lost` line."
@@ -330,7 +330,7 @@ def _lost(self, ids: set):
             self._line(self.outstanding.pop(request_id), request_id, "lost",
                        error="The server no longer has this request (past its retention time?).")
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #ffd179fd
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #f5ab2e67
 @patch_to(Scorer)
 def _send_due(self, uploads_left: bool):
     "Full batches at once; a partial one when uploads are over, or (paced) when the server holds less than is ready."
@@ -343,7 +343,7 @@ def _send_due(self, uploads_left: bool):
         self.last_send = now
         self._send(batch)
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #ce94c5d8
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #0ca763db
 @patch_to(Scorer)
 def _loop(self, todo: list):
     if any(it.path for it in todo):
@@ -372,7 +372,7 @@ def _loop(self, todo: list):
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #9815a3b1
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #ece1c42f
 @patch_to(Scorer)
 def score(self, items: list) -> Counter:
     "Answer every input of `items` without a line in the output yet; resume what the journal says was sent."
@@ -398,7 +398,7 @@ def score(self, items: list) -> Counter:
         self.progress.show(final=True)
     return self.counts
 
-# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #121092c9
+# %% ../../../nbs/cloud/43_cloud.bulk.ipynb #57272f87
 class Progress:
     "A status line: uploaded / submitted / done / failed, the rate, and the API calls by endpoint group."
 
