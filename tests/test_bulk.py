@@ -310,10 +310,10 @@ def test_an_input_the_api_refuses_is_split_out_of_its_batch(server, fakes, env, 
 
 def test_files_in_the_bucket_are_not_uploaded_again(server, fakes, env, tmp_path):
     files = portraits(tmp_path / "photos", 6, "again")
+    (tmp_path / "t.json").write_text('{"threshold": 1}')
     for out in ("first.jsonl", "second.jsonl"):  # a second output has no journal: the bucket listing says
         fakes.log.clear()
-        assert predict(tmp_path / "photos", "--data", tmp_path / "t.json", "--output", tmp_path / out) == 0 \
-            if (tmp_path / "t.json").write_text('{"threshold": 1}') else None
+        assert predict(tmp_path / "photos", "--data", tmp_path / "t.json", "--output", tmp_path / out) == 0
     uploads = [c for c in fakes.log if c[0] == "POST" and "/buckets/" in c[1]]
     assert uploads == [] and any(c[0] == "GET" and c[1].endswith("/buckets/default/files") for c in fakes.log)
     check_answers(tmp_path / "second.jsonl", files, threshold=1)
@@ -431,12 +431,13 @@ def test_without_a_request_list_a_lost_batch_is_sent_again_with_a_warning(server
 ])
 def test_a_deployment_without_one_clear_file_field_is_refused(server, env, tmp_path, capsys, deployment, message):
     portraits(tmp_path / "photos", 2, "refused")
-    assert main(["predict", str(tmp_path / "photos"), "--deployment", deployment]) == 1
+    assert main(["predict", str(tmp_path / "photos"), "--deployment", deployment, "--output", str(tmp_path / "s.jsonl")]) == 1
     assert message in capsys.readouterr().err
 
 
 def test_missing_values_stop_the_run_before_any_upload(server, fakes, env, tmp_path, capsys):
     portraits(tmp_path / "photos", 3, "novalues")
-    assert predict(tmp_path / "photos") == 1
+    assert predict(tmp_path / "photos", "--output", tmp_path / "s.jsonl") == 1
     assert "3 input(s) have no value for threshold" in capsys.readouterr().err
+    assert not list(tmp_path.glob("s.jsonl*"))  # a run that never began leaves no file behind
     assert not [c for c in fakes.log if c[0] == "POST"]

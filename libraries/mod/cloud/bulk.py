@@ -376,6 +376,7 @@ def _loop(self, todo: list):
 @patch_to(Scorer)
 def score(self, items: list) -> Counter:
     "Answer every input of `items` without a line in the output yet; resume what the journal says was sent."
+    self.journal.lock()  # before reading: a run still writing must not see its last line cut
     replay, answered = self.journal.replay(), self.output.answered()
     self.output.open(), self.journal.open(asdict(self.run))
     self.files, self.batch_no, self.known = dict(replay.uploads), replay.batches, set(replay.sent.values())

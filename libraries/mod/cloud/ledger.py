@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['complete_lines', 'Output', 'Replay', 'replay', 'Journal']
 
-# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #bd713a6f
+# %% ../../../nbs/cloud/45_cloud.ledger.ipynb #779bc091
 import csv
+import fcntl
 import io
 import json
 import os
@@ -139,10 +140,22 @@ class Journal:
     def replay(self) -> Replay:
         return replay([line for line in complete_lines(self.path) if line.strip()])
 
+    def lock(self):
+        "Open the journal and hold its lock (one run per output file); the OS lets go when the run ends or dies."
+        if self.fd is None:
+            self.fd = _open_append(self.path)
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.close()
+                raise InputError(f"Another run is writing to this output: its journal {self.path} is locked. "
+                                 "Wait for it to end, or write to another --output.") from None
+        return self
+
     def open(self, run: dict = None):
-        "Open for appending; a new journal starts with its `run` record."
+        "Lock and open for appending; a new journal starts with its `run` record."
         new = not self.path.exists() or self.path.stat().st_size == 0
-        self.fd = _open_append(self.path)
+        self.lock()
         if new and run:
             self.append({"e": "run", **run}, sync=True)
         return self
@@ -151,6 +164,9 @@ class Journal:
         _append(self.fd, json.dumps(record, separators=(",", ":")) + "\n", sync)
 
     def close(self):
+        "Let go of the journal (and remove it if it stayed empty: a run that stopped before it began)."
         if self.fd is not None:
+            if os.fstat(self.fd).st_size == 0:
+                self.path.unlink(missing_ok=True)
             os.close(self.fd)
             self.fd = None

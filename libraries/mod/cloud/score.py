@@ -28,15 +28,18 @@ def score(target: Target, deployment: str, sources: list, output="scores.jsonl",
     "Score every input `sources` name on `deployment`, one line each in `output`; the scorer (`.counts`, `.calls`)."
     if not 1 <= batch_size <= MAX_BATCH or uploads < 1:
         raise InputError(f"--batch_size is 1 to {MAX_BATCH} and --uploads at least 1; got {batch_size} and {uploads}.")
-    calls, journal = Calls(target.client.configuration), Journal(f"{output}.journal")
-    run, spec, columns = plan_run(calls, target.project, deployment, version, field, bucket, journal.replay().run)
-    items = discover(sources, run.field)
-    attach_values(items, *(read_values(data, run.field) if data else ({}, {})), spec, run.field)
-    progress = Progress(calls, quiet=quiet)
-    print(f"Scoring {len(items)} inputs on {deployment} {run.version} into {output}", file=progress.stream)
-    scorer = Scorer(calls, run, spec, Output(output, columns), journal, uploads, batch_size, int(max_mb * 2**20),
-                    timeout, progress)
-    scorer.score(items)
+    calls, journal = Calls(target.client.configuration), Journal(f"{output}.journal").lock()
+    try:
+        run, spec, columns = plan_run(calls, target.project, deployment, version, field, bucket, journal.replay().run)
+        items = discover(sources, run.field)
+        attach_values(items, *(read_values(data, run.field) if data else ({}, {})), spec, run.field)
+        progress = Progress(calls, quiet=quiet)
+        print(f"Scoring {len(items)} inputs on {deployment} {run.version} into {output}", file=progress.stream)
+        scorer = Scorer(calls, run, spec, Output(output, columns), journal, uploads, batch_size,
+                        int(max_mb * 2**20), timeout, progress)
+        scorer.score(items)
+    finally:
+        journal.close()
     return scorer
 
 # %% ../../../nbs/cloud/47_cloud.score.ipynb #0fa48047
