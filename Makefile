@@ -12,6 +12,9 @@ ISOLATED ?=
 FORCE ?=
 DATA ?=
 PORT ?= 8000
+INPUTS ?=
+OUTPUT ?=
+PREDICT_FLAGS ?=
 
 .DEFAULT_GOAL := help
 
@@ -65,6 +68,11 @@ token: $(STAMP) ## create an API token for `make serve` (shown once); `mod token
 deploy: package ## deploy the zip as deploy.yaml says (env: UBIOPS_PROJECT, UBIOPS_API_HOST, UBIOPS_API_TOKEN; DEPLOY_FLAGS="--dry-run|--overwrite|--new-version")
 	$(BIN)/mod deploy $(DEPLOY_FLAGS)
 
+# `set -f`: a glob in INPUTS reaches mod as written (mod expands it, recursively with **), several inputs still split.
+predict: $(STAMP) ## score INPUTS (a folder, a glob, a list file; or one image) on the deployed endpoint into OUTPUT (scores.jsonl); run again to resume
+	@test -n "$(INPUTS)" || { echo "make predict INPUTS=photos/ (a folder, a glob such as 'photos/*.jpg', a list file, or an image) [OUTPUT=scores.jsonl] [PREDICT_FLAGS='--data values.json --version v2']" >&2; exit 2; }
+	set -f; $(BIN)/mod predict $(INPUTS) $(if $(OUTPUT),--output "$(OUTPUT)") $(PREDICT_FLAGS)
+
 # What exporting may change: tracked edits and untracked files under nbs/ and libraries/.
 SYNC_STATE = { git diff -- nbs libraries; git ls-files --others --exclude-standard -- nbs libraries; } | sha256sum
 
@@ -99,4 +107,4 @@ clean: ## remove build outputs and caches (keeps the installed model, .venv and 
 	rm -rf environment_package environment_package.zip environment_package.zip.partial
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help setup lab export train model package smoke eval sync-check browser test clean deploy serve token
+.PHONY: help setup lab export train model package smoke eval sync-check browser test clean deploy serve token predict

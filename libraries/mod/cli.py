@@ -23,7 +23,9 @@ COMMANDS = {
     "eval": ("mod.build.evaluate", "eval_cli", "evaluate the built zip on the seeded face set: recall, false positives, IoU, p50/p90"),
     "deploy": ("mod.cloud.deploy", "deploy_cli", "deploy the package to UbiOps (or the local server) as deploy.yaml says"),
     "versions": ("mod.cloud.versions", "versions_cli", "list the deployment's versions, promote one, or roll back"),
-    "predict": ("mod.cloud.versions", "predict_cli", "send an image to the deployed endpoint and print the answer"),
+    "predict": ("mod.cloud.versions", "predict_cli", "send an image to the deployed endpoint and print the answer; "
+                "given a folder, a glob or a list file: `mod score`"),
+    "score": ("mod.cloud.score", "score_cli", "score many inputs on the deployed endpoint with batch requests (resumable)"),
     "serve": ("mod.server.launch", "serve_cli", "serve the package on a local UbiOps-compatible REST API (127.0.0.1:8000)"),
     "token": ("mod.server.auth", "token_cli", "create, list or revoke the local server's API tokens"),
 }
@@ -45,7 +47,10 @@ def main(argv=None):
     if argv[0] not in COMMANDS:
         print(f"mod: unknown command {argv[0]!r}.\n\n{usage()}", file=sys.stderr)
         return 2
-    module, name, _ = COMMANDS[argv[0]]
+    command = argv[0]
+    if command == "predict" and import_module("mod.cloud.score").is_many(argv[1:]):
+        command = "score"  # a folder, a glob, a list file or several files: the bulk scorer
+    module, name, _ = COMMANDS[command]
     func = getattr(import_module(module), name)
     func = getattr(func, "__wrapped__", func)  # the typed function under `call_parse`
     # `--no-auth` and `--no_auth` both work: fastcore names options after the parameters, with underscores
