@@ -1,4 +1,10 @@
-"""Shared fixtures: the sample pictures scikit-image ships, and the trained deployment folder."""
+"""Shared fixtures: the sample pictures scikit-image ships, the installed deployment, and the fixture package.
+
+Two kinds of tests live here. Tests of the tooling (package, smoke, server, deploy, page) run on the fixture package
+`tests/fixtures/portrait`, built here like any package, so they hold whatever model and `Deployment` a user installs.
+Checks of the installed deployment (tests/test_installed.py) hold for any model too: its golden examples, its specs.
+The demo's own tests (tests/test_demo.py) run only while the demo model is installed.
+"""
 import json
 import shutil
 from pathlib import Path
@@ -9,6 +15,9 @@ from skimage import data
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "deployment_package"
+PORTRAIT = Path(__file__).parent / "fixtures" / "portrait"
+
+
 def demo_installed() -> bool:
     "Whether the installed model is the demo model `make train` trains (tests of the demo run only then)."
     try:
@@ -43,13 +52,43 @@ def deployment():
 
 
 @pytest.fixture(scope="session")
-def built_zip(tmp_path_factory) -> Path:
-    "deployment_package.zip built once from a copy of this checkout (a build writes into deployment_package/)."
-    from mod.build.package import build, copy_checkout
+def fixture_checkout(tmp_path_factory, pictures) -> Path:
+    "A copy of this checkout whose deployment is the fixture package (no model file: the cascade alone), saved as a user saves one."
+    from mod.build.model import save_model
+    from mod.build.package import copy_checkout
 
-    root = copy_checkout(ROOT, tmp_path_factory.mktemp("built") / "checkout")
-    build(root)
-    return root / "deployment_package.zip"
+    root = copy_checkout(ROOT, tmp_path_factory.mktemp("fixture") / "checkout")
+    for name in ("input_spec.json", "output_spec.json"):
+        shutil.copyfile(PORTRAIT / name, root / name)
+    shutil.copyfile(PORTRAIT / "deployment.py", root / "deployment_package" / "deployment.py")
+    for name in ("model1.pkl", "model1.json"):
+        (root / "deployment_package" / name).unlink(missing_ok=True)
+    shutil.rmtree(root / "deployment_package" / "examples", ignore_errors=True)
+    save_model({"note": "the fixture answers with prcvd's cascade alone"},
+               {"astronaut": {"portrait": str(pictures["astronaut"])}, "coffee": {"portrait": str(pictures["coffee"])}},
+               metrics={"accuracy": 1.0},  # on its two golden examples: mod deploy makes it a version label
+               root=root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def built_zip(fixture_checkout) -> Path:
+    "The fixture package's deployment_package.zip, built as `make package` builds one (its pins beside it)."
+    from mod.build.package import build
+
+    build(fixture_checkout)
+    return fixture_checkout / "deployment_package.zip"
+
+
+@pytest.fixture(scope="session")
+def fixture_deployment():
+    "The fixture package's Deployment, in this process: what a server test's answers must equal."
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("portrait_fixture", PORTRAIT / "deployment.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Deployment(str(PORTRAIT), {})
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from mod.build.zips import write_zip
 from mod.cloud.config import environment_name
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "deploy.yaml"
+CONFIG = Path(__file__).parent / "fixtures" / "portrait" / "deploy.yaml"  # the fixture package's
 
 
 def config(tmp_path: Path, **changes) -> Path:

@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from mod.cli import main
-from mod.server.app import PREFIXES, create_app
+from mod.server.app import API as PREFIXES, create_app
 from serve_support import prepare, settings, zip_folder
 
 MOD = Path(sys.executable).parent / "mod"

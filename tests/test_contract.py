@@ -33,6 +33,7 @@ from mod.cloud.versions import Versions, predict
 from mod.server.app import ServeSettings
 from mod.server.auth import Tokens
 from mod.server.store import Store
+from conftest import PORTRAIT
 from deploy_support import CONFIG, ROOT, config, environment_package, failed_environment, variant
 from serve_support import prepare, zip_folder
 from server_fixture import running_server
@@ -338,7 +339,7 @@ def test_a_base_environment_named_as_ubiops_names_them_is_accepted(api, built_zi
 
 @server_work("the default version is set by the first successful build; UbiOps sets the first version at creation")
 def test_the_first_version_is_the_default_from_creation(api):
-    spec = {**json.loads((ROOT / "input_spec.json").read_text()), **json.loads((ROOT / "output_spec.json").read_text())}
+    spec = {**json.loads((PORTRAIT / "input_spec.json").read_text()), **json.loads((PORTRAIT / "output_spec.json").read_text())}
     api.deployments_create("local", {"name": "first-default", **spec})
     api.deployment_versions_create("local", "first-default", {"version": "v1"})
     assert api.deployments_get("local", "first-default").default_version == "v1"

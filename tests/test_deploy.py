@@ -19,6 +19,7 @@ from mod.server.store import Store
 from mod.cloud.versions import Versions, predict
 from mod.build.golden import GoldenError
 from prcvd.errors import InputError
+from conftest import PORTRAIT
 from deploy_support import CONFIG, ROOT, config, environment_package, failed_environment, variant
 from server_fixture import running_server
 
@@ -136,7 +137,7 @@ def test_dry_run_changes_nothing(first, env, package, capsys):
 
 
 def test_changed_spec_stops_with_a_diff(first, env, package, tmp_path):
-    spec = json.loads((ROOT / "output_spec.json").read_text())
+    spec = json.loads((PORTRAIT / "output_spec.json").read_text())
     spec["output_fields"].append({"name": "age", "data_type": "int"})
     changed = variant(package, tmp_path / "changed.zip", {"output_spec.json": json.dumps(spec)})
     before = state(env)

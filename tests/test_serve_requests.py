@@ -33,29 +33,29 @@ def upload(core, path, name=None) -> str:
     return ubiops.utils.upload_file(client, "local", str(path), file_name=name, _progress_bar=False)
 
 
-def test_direct_request_matches_the_deployment_in_process(core, deployment, pictures):
+def test_direct_request_matches_the_deployment_in_process(core, fixture_deployment, pictures):
     uri = upload(core, pictures["astronaut"])
     r = core[1].deployment_requests_create("local", D, {"portrait": uri})
     assert (r.status, r.deployment, r.version, r.error_message, r.timeout) == ("completed", D, "v1", None, 300)
-    assert r.result == deployment.request({"portrait": str(pictures["astronaut"])})
+    assert r.result == fixture_deployment.request({"portrait": str(pictures["astronaut"])})
     assert r.result["face_found"] is True
 
 
-def test_version_level_request_and_retrieval(core, deployment, pictures):
+def test_version_level_request_and_retrieval(core, fixture_deployment, pictures):
     uri = upload(core, pictures["coffee"])
     r = core[1].deployment_version_requests_create("local", D, "v1", {"portrait": uri})
-    assert r.result == deployment.request({"portrait": str(pictures["coffee"])})
+    assert r.result == fixture_deployment.request({"portrait": str(pictures["coffee"])})
     got = core[1].deployment_requests_get("local", D, r.id)
     assert (got.status, got.request_data, got.result) == ("completed", {"portrait": uri}, r.result)
     assert core[1].deployment_requests_get("local", D, r.id, metadata_only=True).result is None
 
 
-def test_batch_requests_are_processed_and_collected(core, deployment, pictures):
+def test_batch_requests_are_processed_and_collected(core, fixture_deployment, pictures):
     uris = [upload(core, pictures[n]) for n in ("astronaut", "camera", "chelsea")]
     created = core[1].batch_deployment_requests_create("local", D, [{"portrait": u} for u in uris])
     assert [r.status for r in created] == ["pending"] * 3 and all(r.time_created for r in created)
     done = wait_done(core[1], D, [r.id for r in created])
-    assert [r.result for r in done] == [deployment.request({"portrait": str(pictures[n])})
+    assert [r.result for r in done] == [fixture_deployment.request({"portrait": str(pictures[n])})
                                         for n in ("astronaut", "camera", "chelsea")]
     assert core[1].deployment_version_requests_get("local", D, created[0].id, "v1").status == "completed"
 
