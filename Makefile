@@ -10,6 +10,7 @@ DEPLOY_FLAGS ?=
 EVAL_FLAGS ?=
 ISOLATED ?=
 FORCE ?=
+DATASET ?=
 DATA ?=
 PORT ?= 8000
 INPUTS ?=
@@ -36,8 +37,8 @@ export: $(STAMP) ## export nbs/ into libraries/mod and strip notebook metadata (
 	$(BIN)/nbdev_export
 	$(BIN)/nbdev_clean
 
-train: $(STAMP) ## train the demo model into artefacts/<UTC time>/ and install it (a model of yours only with FORCE=1)
-	$(BIN)/mod train $(if $(filter 1 yes true,$(FORCE)),--force)
+train: $(STAMP) ## train the demo pipeline into artefacts/<UTC time>/ and install it (DATASET=folder: your face/ + no_face/ pictures, or a CSV; a model of yours is replaced only with FORCE=1)
+	$(BIN)/mod train $(if $(DATASET),--dataset "$(DATASET)") $(if $(filter 1 yes true,$(FORCE)),--force)
 
 # Only when there is no model at all: a model of your own is never replaced behind your back.
 $(PKG)/model1.pkl: | $(STAMP)
