@@ -16,7 +16,7 @@ from mod.build.smoke import GENERIC_ERROR, SmokeError, contexts, run_package, sm
 from mod.build.zips import FILE_MODE, ZIP_DATE, environment_files, unpack_package, write_zip
 from prcvd.specs import Spec
 
-from conftest import ROOT
+from conftest import PORTRAIT, ROOT
 from portraits import ASTRONAUT_FACE, ON_THE_FACE, iou
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -24,9 +24,9 @@ MOD = Path(sys.executable).parent / "mod"  # the CLI of the environment running 
 
 
 @pytest.fixture
-def checkout(tmp_path) -> Path:
-    "A private copy of what a build reads, to change and build."
-    return copy_checkout(ROOT, tmp_path / "checkout")
+def checkout(tmp_path, fixture_checkout) -> Path:
+    "A private copy of what a build reads (the fixture package's checkout: any installed model), to change and build."
+    return copy_checkout(fixture_checkout, tmp_path / "checkout")
 
 
 @pytest.fixture(scope="session")
@@ -40,11 +40,11 @@ def unpacked(built, tmp_path_factory) -> Path:
 
 
 def fixture_zip(name: str, tmp_path: Path, requirements: str = "") -> Path:
-    "Zip the fixture package `name` (tests/fixtures/) with this checkout's specs, and `requirements` as its environment."
+    "Zip the fixture package `name` (tests/fixtures/) with the portrait fixture's specs, and `requirements` as its environment."
     pkg, env = tmp_path / name, tmp_path / ENV_DIR
     shutil.copytree(FIXTURES / name, pkg)
     for spec in ("input_spec.json", "output_spec.json"):
-        shutil.copyfile(ROOT / spec, pkg / spec)
+        shutil.copyfile(PORTRAIT / spec, pkg / spec)
     write_zip(pkg, package_files(pkg), tmp_path / f"{name}.zip")
     env.mkdir()
     (env / "requirements.txt").write_text(requirements)
@@ -241,8 +241,8 @@ def test_a_required_file_excluded_by_ubiops_ignore_is_refused(checkout):
 
 def test_a_package_over_the_size_limit_is_refused(checkout):
     with pytest.raises(PackageError, match=r"deployment_package.zip is [\d,]+ bytes compressed; UbiOps takes at most "
-                                           r"1,000,000\. Make the model smaller"):
-        build(checkout, max_bytes=1_000_000)
+                                           r"10,000\. Make the model smaller"):
+        build(checkout, max_bytes=10_000)
 
 
 def test_a_failed_build_keeps_the_last_good_zip(checkout):
@@ -389,7 +389,7 @@ def test_isolated_run_needs_the_environment_package(tmp_path):
 
 
 def test_smoke_passes_the_contexts_ubiops_passes():
-    spec = Spec.load(ROOT / "input_spec.json", "input"), Spec.load(ROOT / "output_spec.json", "output")
+    spec = Spec.load(PORTRAIT / "input_spec.json", "input"), Spec.load(PORTRAIT / "output_spec.json", "output")
     c = contexts(*spec)
     assert c["request_context"]["request_mode"] == "express"  # "express" or "batch" on UbiOps, never "direct"
     assert c["init_context"]["process_id"] == 0 and c["init_context"]["input_fields"] == ["portrait"]

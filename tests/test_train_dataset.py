@@ -1,4 +1,7 @@
-"""`make train DATASET=...`: the default pipeline trained on a user's own labelled pictures, end to end (issue 11)."""
+"""`make train DATASET=...`: the default pipeline trained on a user's own labelled pictures, end to end (issue 11).
+
+It runs in the fixture checkout, whose interface is the demo's (a portrait in): the demo pipeline's golden examples
+are portraits, whatever interface the installed deployment has."""
 import json
 import subprocess
 import sys
@@ -25,14 +28,14 @@ def small_conf(tmp: Path) -> Path:
     return path
 
 
-def test_train_on_a_folder_of_labelled_pictures(tmp_path):
+def test_train_on_a_folder_of_labelled_pictures(tmp_path, fixture_checkout):
     lfw = data.lfw_subset()
     for label, images in (("face", lfw[:30]), ("no_face", lfw[100:130])):
         (tmp_path / "mine" / label).mkdir(parents=True)
         for i, im in enumerate(images):  # larger than the crop, as a user's pictures are
             Image.fromarray((im * 255).astype(np.uint8)).resize((60, 60)).save(tmp_path / "mine" / label / f"{i}.jpg")
     run = subprocess.run([str(MOD), "train", "--dataset", str(tmp_path / "mine"), "--conf", str(small_conf(tmp_path)),
-                          "--out", str(tmp_path / "artefacts"), "--no_install"],
+                          "--out", str(tmp_path / "artefacts"), "--no_install", "--root", str(fixture_checkout)],
                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "data: 60 faces, 40 non-faces" in run.stdout  # 30 faces and their mirrors; 30 of theirs and 10 patches
@@ -40,7 +43,7 @@ def test_train_on_a_folder_of_labelled_pictures(tmp_path):
     manifest = json.loads((out / "model1.json").read_text())
     assert manifest["data"]["source"] == "DATASET mine: 30 faces, 30 non-faces"
     assert 0 <= manifest["metrics"]["accuracy"] <= 1 and manifest["metrics"]["cv_folds"] == 2
-    assert [e["name"] for e in manifest["examples"]] == ["astronaut", "coffee"]  # answered by the packaged model
+    assert [e["name"] for e in manifest["examples"]] == ["astronaut", "coffee"]  # answered by the packaged pipeline
     assert (out / "evaluation.png").stat().st_size > 0
 
 
