@@ -1,5 +1,8 @@
 """The README's commands, run as written in a fresh copy of the checkout: the README cannot drift from what works.
 
+Two roads: the quickstart with the demo (serve, a request, the offline rehearsal of a deploy), and bringing your own
+model (a logistic regression, an extra input and output field; `make export smoke test`, `make serve`, `make deploy`).
+
 Each ```bash block after a `<!-- readme-test: NAME -->` comment is a step; `(background)` steps are servers, left
 running until their port answers. Two things differ from a user's shell, both said here: the port (a free one
 instead of 8000, through `make serve`'s `PORT`), and the quickstart's `make test` line, which is this very run.
@@ -20,6 +23,9 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The walkthrough runs `make test` in its copy, which would run this file again: that inner run skips it.
+WALKTHROUGH = "MOD_README_WALKTHROUGH"
+pytestmark = pytest.mark.skipif(os.environ.get(WALKTHROUGH) == "1", reason="this run is the walkthrough's own make test")
 MARK = re.compile(r"<!-- readme-test: ([\w-]+)( \(background\))? -->\n```bash\n(.*?)```", re.S)
 
 
@@ -30,7 +36,8 @@ def readme_steps(text: str) -> dict:
 
 def test_readme_marks_the_blocks_this_test_runs():
     steps = readme_steps((ROOT / "README.md").read_text())
-    assert {"quickstart", "serve", "request", "rehearsal-serve", "rehearsal"} <= set(steps)
+    assert {"quickstart", "serve", "request", "rehearsal-serve", "rehearsal", "byom-save", "byom-check",
+            "byom-request"} <= set(steps)
     assert steps["serve"][1] and not steps["request"][1]
 
 
@@ -149,3 +156,51 @@ def test_the_readme_road_in_a_fresh_copy(shell):
     out = shell.run(steps["rehearsal"][0], timeout=600)
     assert last_json(out).get("face_found") is True, out
     assert (shell.cwd / "serve-data").is_dir() and (shell.cwd / "serve-rehearsal").is_dir()  # the default folders
+
+
+def bring_your_own_interface(root: Path):
+    """Step 1 of "Bring your own model", as a user does it by hand: a `threshold` (double) in both specs, used by
+    `Deployment.request` in nbs/00_core.ipynb and sent by the notebook's examples."""
+    for name, key in (("input_spec.json", "input_fields"), ("output_spec.json", "output_fields")):
+        spec = json.loads((root / name).read_text())
+        spec[key].append({"name": "threshold", "data_type": "double"})
+        (root / name).write_text(json.dumps(spec, indent=2) + "\n")
+    path = root / "nbs" / "00_core.ipynb"
+    nb = json.loads(path.read_text())
+    edits = {"self.score, self.threshold, **self.search)": 'self.score, data["threshold"], **self.search)',
+             "return self.output_spec.check(self._result(found))":
+                 'return self.output_spec.check({**self._result(found), "threshold": data["threshold"]})'}
+    done = set()
+    for cell in nb["cells"]:
+        text = "".join(cell["source"])
+        for old, new in edits.items():
+            if old in text:
+                text, _ = text.replace(old, new), done.add(old)
+        text, n = re.subn(r'\{"(portrait|image)": (str\(tmp / "\w+\.\w+"\))\}', r'{"\1": \2, "threshold": 0.5}', text)
+        done |= {"examples"} if n else set()
+        cell["source"] = text.splitlines(keepends=True)
+    assert done == set(edits) | {"examples"}, f"00_core changed: the walkthrough's edits found only {done}"
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def test_bring_your_own_model_in_a_fresh_copy(shell):
+    steps = readme_steps((ROOT / "README.md").read_text())
+    shell.env[WALKTHROUGH] = "1"
+    bring_your_own_interface(shell.cwd)
+    shell.run("make export")
+    shell.run(steps["byom-save"][0])
+    assert json.loads((shell.cwd / "deployment_package" / "model1.json").read_text())["trained_by"] == "me"
+    out = shell.run(steps["byom-check"][0], timeout=3600)  # its make test is the whole suite, on the user's model
+    assert "passed" in out and "golden example(s)" in out, out[-3000:]
+
+    shell.start(steps["serve"][0])
+    answer = last_json(shell.run(steps["byom-request"][0], timeout=120))
+    assert answer["threshold"] == 0.4 and answer["face_found"] is True, answer
+    shell.stop()
+
+    shell.port = free_port()
+    shell.env["PORT"] = str(shell.port)
+    shell.start(steps["rehearsal-serve"][0])
+    deploy = "\n".join(line for line in steps["rehearsal"][0].splitlines() if "mod predict" not in line)
+    out = shell.run(deploy, timeout=600)  # the rehearsal's deploy; its one-image predict fits the demo's interface
+    assert "golden example(s), each answered as when the model was saved" in out, out[-3000:]
