@@ -1,5 +1,6 @@
 """mod.build.package and mod.build.smoke: a byte-reproducible, validated zip that runs exactly as UbiOps runs it."""
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 
 from mod.core import sha256_file
 from mod.build.package import PackageError, build, check_deployment, copy_checkout, package_files, pinned_requirements
-from mod.build.rules import ENV_DIR, ENVIRONMENT_FILES, check_requirements, environment_zip
+from mod.build.rules import ENV_DIR, ENVIRONMENT_FILES, check_requirements, environment_zip, settings_pins
 from mod.build.smoke import GENERIC_ERROR, SmokeError, contexts, run_package, smoke
 from mod.build.zips import FILE_MODE, ZIP_DATE, environment_files, unpack_package, write_zip
 from prcvd.specs import Spec
@@ -152,15 +153,22 @@ def test_unpinned_requirements_are_refused(checkout, bad, why):
     assert why in str(e.value) and "name==version" in str(e.value)
 
 
+def pins_text(checkout: Path, **changes) -> str:
+    "The checkout's own pins (settings.ini), with `changes` (name: version, or None to drop it)."
+    pins = {**settings_pins(checkout), **{k.replace("_", "-"): v for k, v in changes.items()}}
+    return " ".join(f"{name}=={v}" for name, v in pins.items() if v is not None)
+
+
 def test_requirements_must_agree_with_the_manifest(checkout):
-    set_requirements(checkout, "numpy==2.4.6 scipy==1.17.1 scikit-learn==1.8.0 scikit-image==0.26.0 Pillow==13.0.0")
-    with pytest.raises(PackageError, match=r"pins scikit-learn==1.8.0, but model1.pkl was trained with "
-                                           r"scikit-learn==1.9.1 .*pin scikit-learn==1.9.1"):
+    set_requirements(checkout, pins_text(checkout, scikit_learn="0.24.2"))
+    trained = version("scikit-learn")  # save_model records the running environment's version
+    with pytest.raises(PackageError, match=rf"pins scikit-learn==0.24.2, but model1.pkl was trained with "
+                                           rf"scikit-learn=={re.escape(trained)} .*pin scikit-learn=={re.escape(trained)}"):
         build(checkout)
 
 
 def test_a_requirement_the_model_needs_must_be_listed(checkout):
-    set_requirements(checkout, "numpy==2.4.6 scipy==1.17.1 scikit-image==0.26.0 Pillow==13.0.0")
+    set_requirements(checkout, pins_text(checkout, scikit_learn=None))
     with pytest.raises(PackageError, match="does not list scikit-learn"):
         build(checkout)
 
