@@ -17,6 +17,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 D = "face-portrait"
 ECHO = "portrait-options"  # a picture and a field of each other kind, echoed back (tests/fixtures/echo_fields)
+TYPED, PLAIN = "typed", "plain-echo"  # every other scalar and array type (tests/fixtures/typed); a plain input
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,8 @@ def server(built_zip, tmp_path_factory):
     "The built face-portrait package and the echo fixture served by a real server on 127.0.0.1; yields (url, token)."
     tmp = tmp_path_factory.mktemp("page")
     token = prepare(tmp / "data", built_zip, D)
-    prepare(tmp / "data", zip_folder(FIXTURES / "echo_fields", tmp / "echo.zip"), ECHO)
+    for name, fixture in ((ECHO, "echo_fields"), (TYPED, "typed"), (PLAIN, "faults")):
+        prepare(tmp / "data", zip_folder(FIXTURES / fixture, tmp / f"{fixture}.zip"), name)
     with running_server(settings(tmp / "data")) as url:
         yield url, token
 
@@ -76,7 +78,7 @@ def test_page_lists_the_deployments(page, server):
     connect(page, server)
     page.locator("#deployment option").first.wait_for(state="attached")
     assert page.input_value("#deployment") == D
-    assert page.inner_text("#status") == "2 deployment(s) in project local."
+    assert page.inner_text("#status") == "4 deployment(s) in project local."
 
 
 def test_a_wrong_token_is_shown_as_refused(page, server):
@@ -125,9 +127,10 @@ def test_the_demo_spec_gives_one_file_picker(page, server):
     assert page.get_by_label("portrait").get_attribute("type") == "file"
 
 
-def fill_echo(page, threshold: str, sizes: str, picture: Path):
+def fill_echo(page, threshold: str, sizes: str, picture: Path, others=()):
     choose(page, ECHO)
     page.get_by_label("portrait").set_input_files(str(picture))
+    page.get_by_label("others").set_input_files([str(p) for p in others])
     page.get_by_label("threshold").fill(threshold)
     page.get_by_label("options").fill('{"mode": "fast", "n": 2}')
     page.get_by_label("flip").check()
@@ -135,18 +138,22 @@ def fill_echo(page, threshold: str, sizes: str, picture: Path):
     page.get_by_role("button", name="Send").click()
 
 
-def test_every_field_of_the_spec_gets_its_control_and_is_sent_parsed(page, server):
+def test_every_field_of_the_spec_gets_its_control_and_is_sent_parsed(page, server, pictures):
     connect(page, server)
     choose(page, ECHO)
-    kinds = [page.get_by_label(n).evaluate("e => e.type") for n in ("portrait", "threshold", "options", "flip", "sizes")]
-    assert kinds == ["file", "text", "textarea", "checkbox", "textarea"]
-    fill_echo(page, "0.25", "[175, 62, 102, 108]", sample_portrait())
+    names = ("portrait", "threshold", "options", "flip", "sizes", "others")
+    kinds = [page.locator(f"#field-{n}").evaluate("e => [e.type, e.multiple === true]") for n in names]
+    assert kinds == [["file", False], ["text", False], ["textarea", False], ["checkbox", False], ["textarea", False],
+                     ["file", True]]
+    others = [pictures["coffee"], pictures["camera"]]
+    fill_echo(page, "0.25", "[175, 62, 102, 108]", sample_portrait(), others)
     page.locator("#box").wait_for(state="visible", timeout=30_000)
     answer = json.loads(page.inner_text("#json"))
     assert (answer["status"], answer["error_message"]) == ("completed", None)
     assert answer["result"] == {"threshold": 0.25, "options": {"mode": "fast", "n": 2}, "flip": True,
                                 "sizes": [175, 62, 102, 108], "portrait_bytes": sample_portrait().stat().st_size,
-                                "box": [175, 62, 102, 108], "face_count": 1}
+                                "box": [175, 62, 102, 108], "face_count": 1,
+                                "others_bytes": [p.stat().st_size for p in others]}
     assert page.inner_text("#caption") == "Box at x 175, y 62, 102 x 108 px (face count 1)."
 
 
@@ -163,6 +170,32 @@ def test_a_bad_value_names_the_field_and_sends_nothing(page, server):
         "Nothing was sent.")
     assert page.get_by_label("threshold").get_attribute("aria-invalid") == "true"
     assert page.locator("#result").is_hidden() and sent == []
+
+
+def answer_of(page) -> dict:
+    page.locator("#result").wait_for(timeout=30_000)
+    return json.loads(page.inner_text("#json"))
+
+
+def test_ints_strings_and_number_lists_are_parsed_as_their_types(page, server):
+    connect(page, server)
+    choose(page, TYPED)
+    for name, value in {"n": " -3 ", "x": "1e-3", "s": "a b", "d": "{}", "ns": "[1, 2]", "xs": "[0.5, 2]",
+                        "ss": '["a", ""]'}.items():
+        page.locator(f"#field-{name}").fill(value)
+    page.get_by_role("button", name="Send").click()
+    answer = answer_of(page)
+    assert answer["result"] == {"n": -3, "x": 0.001, "s": "a b", "b": False, "d": {}, "ns": [1, 2], "xs": [0.5, 2],
+                                "ss": ["a", ""]}
+    assert page.locator("#picture").is_hidden() and page.inner_text("#caption") == ""
+
+
+def test_a_plain_input_is_sent_as_text(page, server):
+    connect(page, server)
+    choose(page, PLAIN)
+    page.get_by_label("input").fill("hello")
+    page.get_by_role("button", name="Send").click()
+    assert answer_of(page)["result"].endswith(":hello")
 
 
 def test_docs_show_each_deployments_request_schema(page, server):
