@@ -41,7 +41,7 @@ const ITEMS = {  // an array's item type: its check and how to name it
 function toInt(text) {
   const t = text.trim();
   if (!/^[+-]?\d+$/.test(t)) throw new Error(`${brief(text)} is not a whole number; enter one such as 3 or -2.`);
-  if (!Number.isSafeInteger(Number(t))) throw new Error(`${t} is too large; enter a whole number of at most 15 digits.`);
+  if (!Number.isSafeInteger(Number(t))) throw new Error(`${t} is too large; enter at most 15 digits.`);
   return Number(t);
 }
 
@@ -56,7 +56,7 @@ function toJSON(text, what, example) {
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new Error(`is not valid JSON (${e.message}); enter ${what}, e.g. ${example}.`);
+    throw new Error(`not valid JSON (${e.message}); enter ${what}, e.g. ${example}.`);
   }
 }
 
@@ -82,9 +82,10 @@ function control(tag, attrs) {
   return el;
 }
 
-const text = (mode, hint) => () => control("input", {type: "text", inputmode: mode, placeholder: hint, spellcheck: "false"});
-const area = (value, hint) => () => Object.assign(control("textarea", {rows: 2, placeholder: hint, spellcheck: "false"}),
-                                                  {value});
+const text = (mode, hint) => () =>
+  control("input", {type: "text", inputmode: mode, placeholder: hint, spellcheck: "false"});
+const area = (value, hint) => () =>
+  Object.assign(control("textarea", {rows: 2, placeholder: hint, spellcheck: "false"}), {value});
 const file = (many) => () => control("input", many ? {type: "file", multiple: ""} : {type: "file"});
 
 function oneFile(el) {
@@ -97,7 +98,7 @@ const WIDGETS = {
   string: [text("text", ""), (el) => el.value, "text"],
   int: [text("numeric", "e.g. 3"), (el) => toInt(el.value), "a whole number"],
   double: [text("decimal", "e.g. 0.5"), (el) => toDouble(el.value), "a number"],
-  bool: [() => control("input", {type: "checkbox"}), (el) => el.checked, "checked is true"],
+  bool: [() => control("input", {type: "checkbox"}), (el) => el.checked, "checked: true; unchecked: false"],
   dict: [area("{}", '{"key": 1}'), (el) => toDict(el.value), "a JSON object"],
   file: [file(false), oneFile, "a file, uploaded to the default bucket"],
   array_int: [area("[]", ITEMS.int[2]), (el) => toList(el.value, "int"), "a JSON list of whole numbers"],
@@ -119,7 +120,8 @@ function renderFields(d) {
     const [make, , hint] = widget(f), id = `field-${f.name}`;
     const el = Object.assign(make(), {id, name: f.name}), label = control("label", {for: id});
     const help = Object.assign(control("p", {id: `${id}-hint`, class: "hint"}), {textContent: hint});
-    label.append(`${f.name} `, Object.assign(document.createElement("span"), {className: "type", textContent: f.data_type}));
+    const type = Object.assign(document.createElement("span"), {className: "type", textContent: f.data_type});
+    label.append(`${f.name} `, type);
     el.setAttribute("aria-describedby", help.id);
     if (f.data_type === "bool") {
       const row = control("div", {class: "check"});
