@@ -9,6 +9,7 @@ __all__ = ['log', 'Versions', 'instance_count']
 import asyncio
 import logging
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from fastcore.basics import patch
 
 from ..build.golden import GoldenError, check_answers, localise
 from ..build.rules import Conflict, NotFound
-from ..build.smoke import golden_examples
+from ..build.smoke import REQUEST_MODES, golden_examples
 from .instances import BuildError, InstanceLost, Pool
 from prcvd.errors import InputError
 from prcvd.specs import Spec
@@ -122,7 +123,7 @@ async def _replay(self: Versions, key: tuple, pool: Pool):
     examples, requests = await asyncio.to_thread(self._golden_requests, key, pool.package_dir)
     answers = []
     for ex, data in zip(examples, requests):
-        context = {"id": f"golden-{ex['name']}", "request_mode": "express", "user_id": ""}
+        context = {"id": str(uuid.uuid4()), "request_mode": REQUEST_MODES["direct"], "user_id": ""}  # as a request's
         try:
             kind, value, _ = await pool.run(data, context, False, self.settings.request_timeout)
         except InstanceLost as e:
