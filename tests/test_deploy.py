@@ -329,14 +329,31 @@ def test_empty_upload_rebuilds_the_latest_zip_and_download_returns_it(first, env
     assert Path(got).read_bytes() == package.read_bytes()
 
 
-def test_a_version_that_answers_its_golden_examples_differently_fails_the_deploy_with_the_difference(first, env, package,
-                                                                                                    tmp_path):
+def _answering_otherwise(package: Path, out: Path) -> tuple[Path, str]:
+    "A copy of the zip whose first golden example recorded another label; the difference's line."
     with zipfile.ZipFile(package) as z:
         manifest = json.loads(z.read("deployment_package/model1.json"))
     example = manifest["examples"][0]
     recorded = example["answer"]["label"]
     example["answer"]["label"] = "recorded-otherwise"  # as if the model had answered this when it was saved
-    changed = variant(package, tmp_path / "changed.zip", {"model1.json": json.dumps(manifest)})
-    with pytest.raises(GoldenError, match=rf"example '{example['name']}': answer.label: recorded 'recorded-otherwise', "
-                                          rf"got '{recorded}'"):
+    changed = variant(package, out, {"model1.json": json.dumps(manifest)})
+    return changed, f"example '{example['name']}': answer.label: recorded 'recorded-otherwise', got '{recorded}'"
+
+
+def test_a_version_that_answers_its_golden_examples_differently_fails_the_deploy_with_the_difference(
+        first, env, package, tmp_path, monkeypatch):
+    from mod.server.lifecycle import Versions as ServerVersions
+
+    async def no_replay(self, key, pool):  # UbiOps' build does not replay golden examples: the deploy's check must
+        pass
+    monkeypatch.setattr(ServerVersions, "_replay", no_replay)
+    changed, difference = _answering_otherwise(package, tmp_path / "changed.zip")
+    with pytest.raises(GoldenError, match=re.escape(difference)):
+        run(changed, new_version=True)
+
+
+def test_the_local_servers_build_already_fails_on_a_golden_example_answered_differently(first, env, package, tmp_path):
+    changed, difference = _answering_otherwise(package, tmp_path / "changed.zip")
+    with pytest.raises(DeployError, match=r"The build of face-portrait version v\d+ failed .*\n.*answered 1 thing\(s\) "
+                                          rf"differently .*\n  {re.escape(difference)}"):
         run(changed, new_version=True)

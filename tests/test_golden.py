@@ -2,6 +2,7 @@
 import json
 import pickle
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from mod.build.package import PackageError, build, copy_checkout, package_files
 from mod.build.zips import write_zip
 from mod.build.smoke import smoke
 from mod.core import sha256_file
+from serve_support import api, prepare, settings
+from server_fixture import running_server
 
 
 @pytest.fixture
@@ -71,3 +74,28 @@ def test_a_model_that_needs_a_notebook_function_is_refused_by_the_build(checkout
     mf.write_text(json.dumps({**json.loads(mf.read_text()), "sha256": sha256_file(pkg / "model1.pkl")}))
     with pytest.raises(PackageError, match="hog_features is defined in __main__ .* move it into libraries/prcvd/"):
         build(checkout)
+
+
+def _answering(built_zip: Path, out: Path, model_version: str) -> Path:
+    "A copy of the fixture zip whose model answers another `model_version` than its golden examples recorded."
+    with zipfile.ZipFile(built_zip) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item)
+            if item.filename == "deployment_package/deployment.py":
+                body = body.replace(b'"cascade-only"', f'"{model_version}"'.encode())
+            dst.writestr(item, body)
+    return out
+
+
+def test_the_local_servers_build_replays_the_golden_examples(built_zip, tmp_path):
+    token = prepare(tmp_path / "data", built_zip, "good")
+    prepare(tmp_path / "data", _answering(built_zip, tmp_path / "changed.zip", "cascade-v2"), "changed")
+    with running_server(settings(tmp_path / "data")) as url:  # it builds both before it serves
+        client, core = api(url, token)
+        good, changed = (core.revisions_list("local", d, "v1")[0] for d in ("good", "changed"))
+        versions = [core.deployment_versions_get("local", d, "v1").status for d in ("good", "changed")]
+        client.close()
+    assert (good.status, changed.status, versions) == ("success", "failed", ["available", "unavailable"])
+    assert "answered 2 thing(s) differently from the answers recorded when the model was saved" in changed.error_message
+    difference = "example 'astronaut': answer.model_version: recorded 'cascade-only', got 'cascade-v2'"
+    assert difference in changed.error_message

@@ -9,13 +9,18 @@ __all__ = ['log', 'Versions', 'instance_count']
 import asyncio
 import logging
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastcore.basics import patch
 
+from ..build.golden import GoldenError, check_answers, localise
 from ..build.rules import Conflict, NotFound
-from .instances import BuildError, Pool
+from ..build.smoke import REQUEST_MODES, golden_examples
+from .instances import BuildError, InstanceLost, Pool
+from prcvd.errors import InputError
+from prcvd.specs import Spec
 
 # %% ../../../nbs/server/28_server.lifecycle.ipynb #3bd8ede1
 log = logging.getLogger("mod.server.lifecycle")
@@ -68,9 +73,16 @@ def _plan(self: Versions, key: tuple, revision_id: str) -> dict:
 
 # %% ../../../nbs/server/28_server.lifecycle.ipynb #bbcb617d
 @patch
-async def _load(self: Versions, key: tuple, revision_id: str) -> Pool:
+async def _load(self: Versions, key: tuple, revision_id: str, golden: bool = False) -> Pool:
+    "Start the revision's instances (`golden`: then replay its golden examples on them); `BuildError` if that fails."
     pool = Pool(**await asyncio.to_thread(self._plan, key, revision_id))
     await pool.start()
+    if golden:
+        try:
+            await self._replay(key, pool)
+        except BaseException:
+            await pool.stop(0)
+            raise
     return pool
 
 
@@ -88,6 +100,41 @@ def _serve(self: Versions, slot: _Version, pool: Pool):
     old, slot.pool, slot.error = slot.pool, pool, None
     if old is not None:
         self._retire(old)
+
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #b2d4f8e1
+@patch
+def _golden_requests(self: Versions, key: tuple, package_dir) -> tuple[list, list]:
+    "The package's golden examples and their requests, files made absolute (registry and disk reads: in a thread)."
+    examples = golden_examples(package_dir)
+    if not examples:
+        return [], []
+    inputs = self.registry.specs(*key[:2])[0]  # the deployment's input spec, as requests see it
+    try:
+        return examples, [localise(inputs, ex["data"], package_dir, f"golden example '{ex['name']}'")
+                          for ex in examples]
+    except InputError as e:
+        raise BuildError(f"{e.public_error_message} It ships in the package's examples/ folder: save the model "
+                         f"again with mod.build.model.save_model.") from None
+
+# %% ../../../nbs/server/28_server.lifecycle.ipynb #c3e5a9f2
+@patch
+async def _replay(self: Versions, key: tuple, pool: Pool):
+    "Send the golden examples through `pool`; `BuildError` showing every answer that differs from the recorded one."
+    examples, requests = await asyncio.to_thread(self._golden_requests, key, pool.package_dir)
+    answers = []
+    for ex, data in zip(examples, requests):
+        context = {"id": str(uuid.uuid4()), "request_mode": REQUEST_MODES["direct"], "user_id": ""}  # as a request's
+        try:
+            kind, value, _ = await pool.run(data, context, False, self.settings.request_timeout)
+        except InstanceLost as e:
+            kind, value = "error", e.public_error_message
+        if kind != "ok":
+            raise BuildError(f"Golden example '{ex['name']}' failed in Deployment.request: {value}")
+        answers.append(value)
+    try:
+        check_answers(examples, answers, "The built instance")
+    except GoldenError as e:
+        raise BuildError(str(e)) from None
 
 # %% ../../../nbs/server/28_server.lifecycle.ipynb #f91f7a68
 @patch
@@ -110,7 +157,7 @@ def _log_crash(task: asyncio.Task):
 async def _build(self: Versions, key: tuple, slot: _Version, revision_id: str):
     async with slot.lock:
         try:
-            pool = await self._load(key, revision_id)
+            pool = await self._load(key, revision_id, golden=True)
         except NotFound:  # the version was deleted meanwhile
             return
         except BuildError as e:
