@@ -136,6 +136,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '', 'doc_host': '', 'git_url
                                  'mod.build.train.choose_threshold': ('train.html#choose_threshold', 'mod/build/train.py'),
                                  'mod.build.train.deployment_settings': ('train.html#deployment_settings', 'mod/build/train.py'),
                                  'mod.build.train.evaluate': ('train.html#evaluate', 'mod/build/train.py'),
+                                 'mod.build.train.evaluation_figure': ('train.html#evaluation_figure', 'mod/build/train.py'),
                                  'mod.build.train.golden_pictures': ('train.html#golden_pictures', 'mod/build/train.py'),
                                  'mod.build.train.hard_negatives': ('train.html#hard_negatives', 'mod/build/train.py'),
                                  'mod.build.train.install_model': ('train.html#install_model', 'mod/build/train.py'),

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['TRAINED_BY', 'load_conf', 'augment_faces', 'hard_negatives', 'training_data', 'build_pipeline', 'choose_threshold',
-           'evaluate', 'plot_evaluation', 'TrainError', 'golden_pictures', 'deployment_settings', 'check_replaceable',
-           'install_model', 'train', 'train_cli']
+           'evaluate', 'evaluation_figure', 'plot_evaluation', 'TrainError', 'golden_pictures', 'deployment_settings',
+           'check_replaceable', 'install_model', 'train', 'train_cli']
 
 # %% ../../../nbs/01_train.ipynb #a1281a10
 import json
@@ -192,21 +192,26 @@ def evaluate(pipe, X, y, groups, kind, conf: dict):
     return {k: round(float(v), 4) for k, v in scores.items()} | {"cv_folds": conf["cv_folds"]}, proba, threshold
 
 # %% ../../../nbs/01_train.ipynb #6b2882ba
-def plot_evaluation(y, proba, scores: dict, path):
-    "ROC curve and the out-of-fold probability histogram per class, saved as a PNG."
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def evaluation_figure(y, proba, scores: dict):
+    "ROC curve and the out-of-fold probability histogram per class: a matplotlib Figure (no pyplot, any backend)."
+    from matplotlib.figure import Figure
     from sklearn.metrics import roc_curve
 
     fpr, tpr, _ = roc_curve(y, proba)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    a, b = fig.subplots(1, 2)
     a.plot(fpr, tpr); a.plot([0, 1], [0, 1], ls="--", c="grey")
     a.set(title=f"ROC (AUC {scores['roc_auc']:.3f})", xlabel="false positive rate", ylabel="true positive rate")
     b.hist([proba[y == 1], proba[y == 0]], bins=20, label=["faces", "non-faces"])
     b.set(title=f"Out-of-fold face probability (accuracy {scores['accuracy']:.3f})", xlabel="P(face)")
     b.legend()
-    fig.tight_layout(); fig.savefig(path, dpi=80); plt.close(fig)
+    fig.tight_layout()
+    return fig
+
+
+def plot_evaluation(y, proba, scores: dict, path):
+    "The evaluation figure saved as a PNG (`artefacts/<UTC timestamp>/evaluation.png`)."
+    evaluation_figure(y, proba, scores).savefig(path, dpi=80)
 
 # %% ../../../nbs/01_train.ipynb #7bbe0d16
 TRAINED_BY = "mod train"  # model1.json `trained_by` of the demo model: the only model `make train` replaces
