@@ -39,7 +39,7 @@ export: $(STAMP) ## export nbs/ into libraries/mod and strip notebook metadata (
 
 # exec_nb is execnb's (nbdev's own executor): it runs a notebook and saves it with its outputs. Each runs from its own
 # folder, as nbdev_test runs it; one that fails stops the target and is left as it was.
-outputs: export model ## run the notebooks a reader opens first in place, keeping their outputs, then nbdev_clean (~4 min; NBS="nbs/00_core.ipynb ...")
+outputs: export model ## re-run index, 00_core, 01_train, build/12_build.package in place (exec_nb) to refresh their committed outputs, then nbdev_clean; ~3 min (NBS="nbs/x.ipynb ..." for others)
 	@set -e; for nb in $(NBS); do echo "make: running $$nb ..."; \
 	  ( cd "$$(dirname "$$nb")" && "$(abspath $(BIN))/exec_nb" --exc_stop "$$(basename "$$nb")" --dest "$$(basename "$$nb")" ); done
 	$(BIN)/nbdev_clean
