@@ -16,6 +16,7 @@ PORT ?= 8000
 INPUTS ?=
 OUTPUT ?=
 PREDICT_FLAGS ?=
+NBS ?= nbs/index.ipynb nbs/00_core.ipynb nbs/01_train.ipynb nbs/build/12_build.package.ipynb
 
 .DEFAULT_GOAL := help
 
@@ -35,6 +36,13 @@ lab: $(STAMP) ## open Jupyter Lab on nbs/ (installs jupyter into .venv: editing 
 
 export: $(STAMP) ## export nbs/ into libraries/mod and strip notebook metadata (outputs are kept)
 	$(BIN)/nbdev_export
+	$(BIN)/nbdev_clean
+
+# exec_nb is execnb's (nbdev's own executor): it runs a notebook and saves it with its outputs. Each runs from its own
+# folder, as nbdev_test runs it; one that fails stops the target and is left as it was.
+outputs: export model ## re-run index, 00_core, 01_train, build/12_build.package in place (exec_nb) to refresh their committed outputs, then nbdev_clean; ~3 min (NBS="nbs/x.ipynb ..." for others)
+	@set -e; for nb in $(NBS); do echo "make: running $$nb ..."; \
+	  ( cd "$$(dirname "$$nb")" && "$(abspath $(BIN))/exec_nb" --exc_stop "$$(basename "$$nb")" --dest "$$(basename "$$nb")" ); done
 	$(BIN)/nbdev_clean
 
 train: $(STAMP) ## train the demo pipeline into artefacts/<UTC time>/ and install it (DATASET=folder: your face/ + no_face/ pictures, or a CSV; a model of yours is replaced only with FORCE=1)
@@ -113,4 +121,4 @@ clean: ## remove build outputs and caches (keeps the installed model, .venv and 
 	rm -rf environment_package environment_package.zip environment_package.zip.partial
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-.PHONY: help setup lab export train model package smoke eval sync-check browser test clean deploy serve token predict
+.PHONY: help setup lab export outputs train model package smoke eval sync-check browser test clean deploy serve token predict

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from mod.build.rules import ENV_DIR, environment_zip
+from mod.build.rules import BASE_ENVIRONMENT, ENV_DIR, environment_zip
 from mod.build.zips import write_zip
 from mod.cloud.config import environment_name
 
@@ -44,11 +44,11 @@ def environment_package(folder: Path, requirements: str) -> Path:
 
 def failed_environment(api, deployment: str, pins: str, folder: Path) -> str:
     "Make the environment `mod deploy` would build for `deployment` and `pins`, with its tag v1 failed; its name."
-    name = environment_name(deployment, "python3-11", "v1", pins)
+    name = environment_name(deployment, BASE_ENVIRONMENT, "v1", pins)
     bad = environment_package(folder, "numpy==0.0.1\n")  # the local server can't provide it: the build fails
     api.environments_create("local", {"name": name})
     api.environment_tags_create("local", name, {"name": "v1"})
-    api.environment_tags_build("local", name, "v1", file=str(bad), base_environment_name="python3-11",
+    api.environment_tags_build("local", name, "v1", file=str(bad), base_environment_name=BASE_ENVIRONMENT,
                                base_environment_tag="v1")
     assert api.environment_tags_get("local", name, "v1").status == "failed"
     return name

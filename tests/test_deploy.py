@@ -11,7 +11,7 @@ import ubiops
 
 from mod.server.auth import Tokens
 from mod.cli import main
-from mod.cloud.deploy import deploy
+from mod.cloud.deploy import deploy, next_version
 from mod.build.rules import ENVIRONMENT_FILES, environment_zip
 from mod.cloud.config import DeployError, Target, environment_name
 from mod.server.app import ServeSettings
@@ -68,11 +68,19 @@ def first(server, package):
         return run(package, project="local", host=server.host)
 
 
+def later_version() -> str:
+    "What `--new-version` names the next version, whatever versions the tests before this one created."
+    api = Target.connect().api
+    return next_version("v1", [v.version for v in api.deployment_versions_list("local", "face-portrait")])
+
+
 def test_first_deploy_creates_everything_and_answers(first, env, capsys):
     assert first.version == "v1" and first.result["face_found"] is True
     assert set(first.times) == {"check", "setup", "upload", "build", "smoke"}
-    v = Target.connect().api.deployment_versions_get("local", "face-portrait", "v1")
-    assert (v.status, v.default, v.active_revision) == ("available", True, first.revision)
+    api = Target.connect().api
+    v = api.deployment_versions_get("local", "face-portrait", "v1")
+    assert (v.status, v.default) == ("available", True)  # (an --overwrite test may have replaced its revision since)
+    assert api.revisions_get("local", "face-portrait", first.revision, "v1").status == "success"
     assert v.labels["model-sha256"] == first.pkg.manifest["sha256"][:12] and "accuracy" in v.labels
     assert v.environment_name == first.env and first.env.startswith("face-portrait-env-")
 
@@ -86,7 +94,8 @@ def test_the_version_runs_on_the_explicit_environment_and_nothing_implicit_was_b
     assert [(t.name, t.status, t.implicit, t.base_environment_name) for t in tags] == [
         ("v1", "success", False, "python3-11")]
     ours = [e.name for e in api.environments_list("local") if not e.system]
-    assert ours == [v.environment_name]  # no environment UbiOps would have generated from the package
+    assert v.environment_name in ours  # and none that UbiOps would have generated from a package:
+    assert not [(e, t.name) for e in ours for t in api.environment_tags_list("local", e) if t.implicit]
     api.api_client.configuration.temp_folder_path = str(tmp_path)
     got = api.revisions_file_download("local", "face-portrait", v.active_revision, "v1", _preload_content=True)
     with zipfile.ZipFile(got) as z:
@@ -101,7 +110,7 @@ def test_curl_line_names_the_token_variable_never_its_value(first, env):
 
 def test_second_deploy_is_refused_without_overwrite(first, env, package):
     with pytest.raises(DeployError, match=r"Version 'v1' of 'face-portrait' exists \(available, model \w{12}\).*"
-                                          r"--overwrite to replace it, or --new-version to deploy as v2"):
+                                          rf"--overwrite to replace it, or --new-version to deploy as {later_version()}"):
         run(package)
 
 
@@ -131,7 +140,7 @@ def test_dry_run_changes_nothing(first, env, package, capsys):
     before = state(env)
     d = run(package, new_version=True, dry_run=True)
     out = capsys.readouterr().out
-    assert "create version v2" in out and "Dry run: nothing was changed." in out and d.revision is None
+    assert f"create version {later_version()}" in out and "Dry run: nothing was changed." in out and d.revision is None
     assert main(["deploy", "--config", str(CONFIG), "--package", str(package), "--new-version", "--dry-run"]) == 0
     assert state(env) == before
 
@@ -149,19 +158,22 @@ def test_changed_spec_stops_with_a_diff(first, env, package, tmp_path):
 
 
 def test_new_version_then_promote_and_rollback(first, env, package, capsys):
+    new = later_version()
     d = run(package, new_version=True)
-    assert d.version == "v2" and "The default version stays v1" in capsys.readouterr().out
+    assert d.version == new and "The default version stays v1" in capsys.readouterr().out
     versions = Versions(Target.connect(), "face-portrait")
-    assert versions.promote("v2") == "Default version of face-portrait: v1 -> v2"
+    assert versions.promote(new) == f"Default version of face-portrait: v1 -> {new}"
     api = Target.connect().api
-    assert api.deployments_get("local", "face-portrait").default_version == "v2"
-    assert "v2 " in versions.list() and "*" in versions.list().splitlines()[2]
-    assert versions.rollback() == "Default version of face-portrait: v2 -> v1"
+    assert api.deployments_get("local", "face-portrait").default_version == new
+    row = next(line for line in versions.list().splitlines() if line.startswith(f"{new} "))
+    assert "*" in row
+    assert versions.rollback() == f"Default version of face-portrait: {new} -> v1"
     assert api.deployments_get("local", "face-portrait").default_version == "v1"
     with pytest.raises(DeployError, match="No earlier default version"):
         versions.rollback()
-    with pytest.raises(DeployError, match="has no version 'v9'; it has: v1, v2"):
-        versions.promote("v9")
+    names = ", ".join(sorted(v.version for v in api.deployment_versions_list("local", "face-portrait")))
+    with pytest.raises(DeployError, match=f"has no version 'v99'; it has: {names}"):
+        versions.promote("v99")
 
 
 def test_failing_init_gives_a_clear_build_error(first, env, package, tmp_path):

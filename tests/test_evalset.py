@@ -6,7 +6,7 @@ import yaml
 from skimage import data
 
 from mod.build import evalset
-from mod.build.train import lfw_split
+from mod.build.evalset import lfw_split
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = yaml.safe_load((ROOT / "train-conf.yml").read_text())

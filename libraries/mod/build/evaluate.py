@@ -28,7 +28,7 @@ from prcvd.specs import Spec
 
 from . import worker
 from .evalset import NONFACES, PORTRAITS, EvalSet, build, load
-from .rules import ZIP_FILE
+from .rules import PACKAGE_DIR, ZIP_FILE
 from .smoke import SmokeError, contexts, failure
 from .worker import encode_frame, plain_loads, read_frame
 from .zips import unpack_package
@@ -91,7 +91,7 @@ def open_package(spec: str, tmp: Path) -> Path:
         path = Path(shutil.copytree(path, folder)) if overrides else path  # never change the folder itself
     else:
         raise EvalError(f"{where}: no such zip, and no deployment folder holding deployment.py; build the package "
-                        f"with `make package` (deployment_package.zip), or name a folder such as deployment_package.")
+                        f"with `make package` ({ZIP_FILE}), or name a folder such as {PACKAGE_DIR}.")
     if overrides:
         manifest = read_manifest(path)
         for pair in overrides.split(","):
@@ -324,7 +324,7 @@ def named(packages: list) -> dict:
 
 @call_parse
 def eval_cli(
-    packages: Param("zips or deployment folders (default: deployment_package.zip); PACKAGE:key=value,... "
+    packages: Param(f"zips or deployment folders (default: {ZIP_FILE}); PACKAGE:key=value,... "
                     "overrides search settings; NAME=PACKAGE names its column", str, opt=False, nargs="*") = None,
     seed: int = 0,  # the evaluation set's seed: placements, scenes, LFW sizes
     evalset: str = None,  # a folder for the set: read if a set is there, else built there and kept

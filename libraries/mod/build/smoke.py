@@ -27,7 +27,7 @@ from prcvd.specs import Spec
 
 from . import worker
 from .golden import check_answers, image_request, localise
-from .rules import ENV_ZIP, environment_zip
+from .rules import ENV_ZIP, ZIP_FILE, environment_zip
 from .zips import environment_files, unpack_package
 from ..core import MANIFEST_FILE
 from .worker import GENERIC_ERROR, encode_frame, fault, plain_loads, read_frame
@@ -276,7 +276,7 @@ def replay(package_dir, python=None, timeout: float = 300, where: str = "make sm
     return report
 
 # %% ../../../nbs/build/14_build.smoke.ipynb #d2b7b1d1
-def smoke(zip_path="deployment_package.zip", image=None, isolated=False, timeout: float = 300, data=None,
+def smoke(zip_path=ZIP_FILE, image=None, isolated=False, timeout: float = 300, data=None,
           base=".",  # where the relative file paths of `data` start
           environment=None,  # the environment package for `isolated` (default: environment_package.zip beside the zip)
          ) -> dict:
@@ -307,7 +307,7 @@ def smoke(zip_path="deployment_package.zip", image=None, isolated=False, timeout
 def smoke_cli(
     image: str = None,  # one image for an input of one file field (default: the golden examples)
     data: str = None,  # a JSON file holding one whole request, file fields as paths relative to it
-    package: str = "deployment_package.zip",  # the built package to run (`make package` builds it)
+    package: str = ZIP_FILE,  # the built package to run (`make package` builds it)
     isolated: store_true = False,  # run in a throwaway venv holding only the environment package's pins
     environment: str = None,  # the environment package (default: environment_package.zip beside the package)
 ):

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from prcvd.errors import InputError
 
 from ..core import sha256_file
-from .rules import ENVIRONMENT_FILES, PACKAGE_DIR
+from .rules import ENVIRONMENT_FILES, PACKAGE_DIR, ZIP_FILE
 
 # %% ../../../nbs/build/11_build.zips.ipynb #cf0bd8cc
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -112,7 +112,7 @@ def unpack_package(zip_path, dest, max_bytes: int = MAX_UNPACKED, max_entries: i
     try:
         zf = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise InputError(f"The uploaded file is not a readable zip ({e}); upload the deployment_package.zip "
+        raise InputError(f"The uploaded file is not a readable zip ({e}); upload the {ZIP_FILE} "
                          "that `make package` builds.") from None
     with zf:
         infos = zf.infolist()

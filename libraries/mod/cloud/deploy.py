@@ -23,7 +23,7 @@ from ubiops.utils.exceptions import StatusError
 from prcvd.errors import InputError
 
 from ..build.golden import check_answers
-from ..build.rules import check_labels, check_requirements
+from ..build.rules import ZIP_FILE, check_labels, check_requirements
 from ..build.zips import unpack_package
 from . import environments as envs
 from .config import ENV_TAG, DeployConfig, DeployError, Package, Target, api_message, environment_name, or_none
@@ -336,7 +336,7 @@ def run_steps(steps: list) -> dict:
     return times
 
 
-def deploy(config="deploy.yaml", package="deployment_package.zip", project=None, host=None, overwrite=False,
+def deploy(config="deploy.yaml", package=ZIP_FILE, project=None, host=None, overwrite=False,
            new_version=False, dry_run=False, timeout=1800, progress=True, environment=None,
            update_wait: float = UPDATE_WAIT) -> Deploy:
     "Deploy `package` as deploy.yaml says; with `dry_run`, only print the plan. The `Deploy` holds what happened."
@@ -365,7 +365,7 @@ def deploy(config="deploy.yaml", package="deployment_package.zip", project=None,
 @call_parse
 def deploy_cli(
     config: str = "deploy.yaml",  # the deployment's settings, with the UbiOps CLI's keys
-    package: str = "deployment_package.zip",  # the zip `make package` builds
+    package: str = ZIP_FILE,  # the zip `make package` builds
     environment: str = None,  # the environment package with the pins (default: environment_package.zip beside it)
     project: str = None,  # UbiOps project (default: $UBIOPS_PROJECT)
     host: str = None,  # API host (default: $UBIOPS_API_HOST, else https://api.ubiops.com/v2)
