@@ -15,6 +15,7 @@ __all__ = ['public', 'router', 'P', 'D', 'V', 'MAX_UPLOAD', 'MULTIPART_FILE', 'E
 import asyncio
 import shutil
 import uuid
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -23,9 +24,11 @@ from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
 from prcvd.errors import InputError
-from ..build.rules import VERSION_DEFAULTS, NotFound, check_requirements
+from ..build.rules import ENVIRONMENT_FILES, VERSION_DEFAULTS, NotFound, check_requirements
+from ..build.zips import package_root
 from .environments import requirements_text
 from .errors import TooLarge
+from .instance_types import check_instance_type_group
 from .state import OBJECT_BODY, JsonObject, Project, ServerState, State, in_thread
 
 # %% ../../../nbs/server/34_server.manage.ipynb #005126e0
@@ -112,6 +115,7 @@ def versions_list(s: State, project: Project, deployment_name: str):
 @router.post(D + "/versions", status_code=201, openapi_extra=OBJECT_BODY)
 def versions_create(s: State, project: Project, deployment_name: str, body: JsonObject):
     s.registry.get_deployment(project, deployment_name)
+    body = check_instance_type_group(body)
     return s.registry.create_version(project, deployment_name, _with_environment(s, project, body))
 
 
@@ -123,6 +127,7 @@ def versions_get(s: State, project: Project, deployment_name: str, version: str)
 @router.patch(V, openapi_extra=OBJECT_BODY)
 def versions_update(s: State, project: Project, deployment_name: str, version: str, body: JsonObject):
     current = s.registry.get_version(project, deployment_name, version)
+    body = check_instance_type_group(body)
     if any(k in body for k in ("environment", "environment_name", "environment_tag")):
         body = _with_environment(s, project, body, current)
     return s.registry.update_version(project, deployment_name, version, body)
@@ -174,9 +179,30 @@ def build_problem(s: ServerState, project: str, deployment: str, version: str, r
     return None
 
 
+def _no_implicit_environment(s: ServerState, key: tuple, staged: Path):
+    "Refuse environment files at the package's top when the version runs on an explicit environment."
+    env = s.registry.get_version(*key)["environment_name"]
+    if s.environments.get(key[0], env)["system"]:
+        return  # on a base environment, the package's requirements.txt is the build's (checked by build_problem)
+    try:
+        with zipfile.ZipFile(staged) as z:
+            names = z.namelist()
+        root = package_root(names)
+    except (zipfile.BadZipFile, OSError, InputError):
+        return  # unpacking refuses it, with the reason
+    found = [n for n in ENVIRONMENT_FILES if str(root / n) in names]
+    if found:
+        raise InputError(f"The package holds {', '.join(f'{root}/{n}' for n in found)}, but version '{key[2]}' runs "
+                         f"on the explicit environment '{env}'. UbiOps would build an implicit environment from those "
+                         f"files instead (deprecated since CLI 2.32) and could not switch back to '{env}'. Remove them "
+                         f"from the package (allowed here: none of {', '.join(ENVIRONMENT_FILES)}); the pins belong "
+                         f"in the environment's own package.")
+
+
 def _add(s: ServerState, key: tuple, staged: Path) -> tuple:
     "The new revision's id, and why it can't build or None (in a thread)."
     try:
+        _no_implicit_environment(s, key, staged)
         rid = s.registry.add_revision(*key, staged, staged=True)["id"]
     finally:
         staged.unlink(missing_ok=True)  # moved into the revision, or refused
@@ -201,7 +227,7 @@ async def revisions_upload(request: Request, s: State, project: Project, deploym
     rid, problem = await in_thread(_add, s, key, staged)
     if not problem:
         await asyncio.wait({s.versions.build(key, rid)}, timeout=s.settings.build_wait)
-    return {"success": True, "revision": rid, "build": rid}
+    return {"success": True, "revision": rid}  # `RevisionCreate`: UbiOps' answer has no `build` any more
 
 # %% ../../../nbs/server/34_server.manage.ipynb #7e1715d7
 @router.get(V + "/revisions")
