@@ -464,3 +464,13 @@ def test_revision_rebuild(echo_api):
     rebuilt = echo_api.revisions_rebuild("local", "echo", revision, "v1", {})  # the 4.15 client: a RevisionList
     assert (rebuilt.id, rebuilt.status) == (revision, "success")
     assert echo_api.deployment_versions_get("local", "echo", "v1").status == "available"
+
+
+def test_process_id_numbers_each_instances_processes_from_zero(echo, echo_api):
+    "With instance_processes 2, the server's two workers make one instance of two processes: ids 0 and 1."
+    echo_api.deployment_versions_update("local", "echo", "v1", {"instance_processes": 2})
+    revision = echo_api.deployment_versions_get("local", "echo", "v1").active_revision
+    assert echo_api.revisions_rebuild("local", "echo", revision, "v1", {}).status == "success"
+    with ThreadPoolExecutor(4) as pool:  # two at a time keep both processes busy
+        seen = {r["process_id"] for r in pool.map(lambda _: _direct(echo, 0.3), range(4))}
+    assert seen == {0, 1}
