@@ -241,6 +241,13 @@ def test_answers_hold_only_fields_the_client_knows(contract, kind):
     assert set().union(*(_unknown(v, kind) for v in contract.json[kind])) == set()
 
 
+@pytest.mark.parametrize("path, kind", [("/projects", "ProjectList"), ("/projects/local/deployments", "DeploymentList"),
+                                        ("/projects/local/environments", "EnvironmentList")])
+def test_lists_mod_does_not_read_hold_only_their_models_fields_too(served, contract, path, kind):
+    answer = httpx.get(f"{served.host}{path}", headers={"Authorization": f"Token {served.token}"}).json()
+    assert answer and _unknown(answer, f"list[{kind}]") == set()
+
+
 def test_what_mod_sends_names_the_explicit_environment_and_no_deprecated_field(contract):
     versions = [a[-1] for c in ("deployment_versions_create", "deployment_versions_update") for a in contract.args[c]]
     assert versions and all({"environment_name", "environment_tag"} <= set(v) for v in versions)

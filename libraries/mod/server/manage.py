@@ -52,7 +52,7 @@ def _project_json(s: ServerState) -> dict:
 
 @router.get("/projects")
 def projects_list(s: State):
-    return [_project_json(s)]
+    return [{k: v for k, v in _project_json(s).items() if k != "suspended"}]  # `ProjectList` has no `suspended`
 
 
 @router.get(P)

@@ -92,7 +92,7 @@ def get_deployment(self: Registry, project: str, name: str) -> dict:
 @patch
 def list_deployments(self: Registry, project: str) -> list[dict]:
     rows = self.store.all("SELECT * FROM deployments WHERE project = ? ORDER BY name", (project,))
-    return [self._deployment_json(r) for r in rows]
+    return [{k: v for k, v in self._deployment_json(r).items() if k != "default_version"} for r in rows]  # DeploymentList
 
 
 @patch
