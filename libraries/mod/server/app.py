@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from prcvd.errors import DeploymentError
-from . import file_api, instance_types, manage, openapi, page, request_api
+from . import environment_api, file_api, instance_types, manage, openapi, page, request_api
 from .errors import http_status
 from .settings import ServeSettings
 from .state import ServerState, require_token
@@ -27,7 +27,8 @@ API, ROOT = ("/v2.1", "/v2"), ("",)
 ROUTES = (  # (router, prefixes, needs a token)
     (manage.public, API, False),  # /status
     (file_api.signed, API, False),  # signed file URLs: the signature is the credential
-    (manage.router, API, True),  # projects, deployments, versions, revisions, environments, user, logs
+    (manage.router, API, True),  # projects, deployments, versions, revisions, user, logs
+    (environment_api.router, API, True),  # environments and their tags: create, build, rebuild
     (request_api.router, API, True),  # requests, batches, /health
     (file_api.router, API, True),  # buckets
     (instance_types.router, API, True),  # the instance type groups

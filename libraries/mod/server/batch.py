@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from fastcore.basics import patch
 
+from ..build.smoke import REQUEST_MODES
 from .requests import SERVER_FAULT, Outcome, run_request
 from .store import utcnow
 
@@ -35,11 +36,11 @@ def _expiry(seconds: int) -> str:
 
 # %% ../../../nbs/server/30_server.batch.ipynb #5d7efdc0
 def request_row(request_id, key, mode, timeout, settings, data, outcome: Outcome = None) -> tuple:
-    "A `requests` row: pending, or done with `outcome` (a direct request, stored once it is answered)."
+    "A `requests` row, its mode as UbiOps' `request_mode`: pending, or done with `outcome` (a direct request, answered)."
     text, keep = json.dumps(data), settings["request_retention_mode"] == "full" or outcome is None
     now, done = utcnow(), outcome or Outcome("pending")
     result = None if outcome is None else outcome.result_json
-    return (request_id, *key, mode, done.status, None if outcome is None else done.success, now,
+    return (request_id, *key, REQUEST_MODES[mode], done.status, None if outcome is None else done.success, now,
             now if outcome else None, now if outcome else None, timeout, settings["request_retention_mode"],
             _expiry(settings["request_retention_time"]), text if keep else None, result if keep else None,
             done.error_message, len(text), None if result is None else len(result))

@@ -198,8 +198,9 @@ class Pool:
     "The live instances of one version revision."
 
     def __init__(self, name: str, revision_id: str, package_dir, context: dict, size: int, workdir: Path,
-                 start_timeout: float, log=None):
+                 start_timeout: float, log=None, processes: int = 1):
         self.name, self.revision_id, self.package_dir, self.context = name, revision_id, package_dir, context
+        self.processes = processes  # UbiOps' instance_processes: the workers, in order, make instances of this many
         self.size, self.workdir, self.start_timeout, self.log = size, Path(workdir), start_timeout, log
         self.workers: dict[int, Worker] = {}
         self.idle: asyncio.Queue = asyncio.LifoQueue()  # the last one used is warmest (caches, memory pages)
@@ -217,7 +218,7 @@ async def _start(self: Pool, process_id: int) -> Worker:
         await (await spawn).kill()
         raise
     self.workers[process_id] = w  # from here on, `stop` ends it whatever happens
-    await w.load({**self.context, "process_id": process_id}, self.start_timeout)
+    await w.load({**self.context, "process_id": process_id % self.processes}, self.start_timeout)  # within its instance
     w.exited.add_done_callback(lambda _: self._exited(w))  # loaded: from now on, its end is noticed
     return w
 

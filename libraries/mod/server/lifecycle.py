@@ -68,7 +68,9 @@ def _plan(self: Versions, key: tuple, revision_id: str) -> dict:
     return dict(name=f"{deployment}/{version}", revision_id=revision_id,
                 package_dir=self.registry.package_dir(revision_id), context=context,
                 size=instance_count(self.registry.version_settings(*key), self.settings.workers),
-                workdir=Path(self.settings.data_dir) / "instances" / revision_id,
+                processes=self.registry.version_settings(*key)["instance_processes"],
+                workdir=Path(self.settings.data_dir) / "instances" / f"{revision_id}-{uuid.uuid4().hex[:8]}",
+                # one folder per load: a rebuilt revision's old pool deletes its own folder as it retires
                 start_timeout=self.settings.build_timeout, log=self._log)
 
 # %% ../../../nbs/server/28_server.lifecycle.ipynb #bbcb617d

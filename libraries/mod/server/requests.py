@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 
 from prcvd.errors import DeploymentError, InputError, OutputError
+from ..build.rules import REQUEST_TIMEOUTS
+from ..build.smoke import REQUEST_MODES
 from .files import localise, publish_outputs
 from .instances import InstanceLost
 
@@ -24,7 +26,7 @@ MAX_BODY = 16 * 2**20  # bytes of JSON; files travel through buckets
 MAX_DEPTH = 100  # levels of nested lists and objects in an input or an output
 MAX_BATCH = 250  # inputs in one list, direct or batch
 MAX_OUTPUT = 16 * 2**20  # bytes of one request's result as JSON
-DIRECT_TIMEOUT, BATCH_TIMEOUT = (300, 10, 3600), (14400, 10, 172800)  # default, min, max seconds (UbiOps')
+DIRECT_TIMEOUT, BATCH_TIMEOUT = REQUEST_TIMEOUTS["direct"], REQUEST_TIMEOUTS["batch"]  # default, min, max s (batch: 72 h)
 
 
 def check_timeout(value, limits: tuple) -> int:
@@ -168,8 +170,8 @@ async def _attempt(versions, files, request_id: str, key: tuple, data, many: boo
     pool = versions.pool(*key)
     if not local:
         data = await asyncio.to_thread(localise, files, data, input_spec, many)
-    kind, value, cwd = await pool.run(data, {"id": request_id, "request_mode": mode, "user_id": ""}, many, timeout,
-                                      on_update)
+    context = {"id": request_id, "request_mode": REQUEST_MODES[mode], "user_id": ""}  # UbiOps': express or batch
+    kind, value, cwd = await pool.run(data, context, many, timeout, on_update)
     if kind != "ok":
         return Outcome.failed(value)
     return await asyncio.to_thread(_completed, files, value, output_spec, request_id, cwd, many)
