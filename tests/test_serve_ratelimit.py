@@ -32,7 +32,8 @@ def test_each_group_has_its_own_budget_and_a_429_says_when_to_retry(data):
     assert [a.status_code for a in general] == [200, 200, 429]
     assert [a.headers["x-ratelimit-remaining"] for a in general] == ["1", "0", "0"]
     assert general[0].headers["x-ratelimit-limit"] == "2" and 1 <= int(general[2].headers["x-ratelimit-reset"]) <= 60
-    assert general[2].json()["error"].startswith("Rate limit exceeded: at most 2 calls in 60 s to the general endpoints")
+    assert general[2].json()["error"].startswith("Rate limit exceeded: at most 2 calls in 60 s to the general "
+                                                 "endpoints")
     assert [a.status_code for a in files] == [200, 429]
     assert requests.status_code == 200 and "x-ratelimit-limit" not in requests.headers
 

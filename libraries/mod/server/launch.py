@@ -83,7 +83,7 @@ def serve_cli(
     data_dir: str = "serve-data",  # SQLite file, uploaded files and unpacked revisions
     project: str = "local",  # the project name in the API paths
     worker_log: str = "",  # a file for the deployments' own output (print, tracebacks); '' is this server's stderr
-    rate_limit: str = "",  # UbiOps' rate limits: 'ubiops', calls a minute for every group, or e.g. requests=300,files=600
+    rate_limit: str = "",  # UbiOps' rate limits: 'ubiops', calls a minute for all groups, or requests=300,files=600
 ):
     "Serve the deployment package on a local UbiOps-compatible REST API."
     import uvicorn

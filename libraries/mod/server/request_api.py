@@ -73,7 +73,8 @@ async def _direct(request: Request, s: ServerState, project, deployment, version
     request_id = str(uuid.uuid4())
     if on_update is not None:
         on_update(None)  # the input is accepted: from here on the answer is a stream
-    outcome = await run_request(s.versions, s.files, request_id, key, local, many, timeout, "direct", specs, on_update)
+    outcome = await run_request(s.versions, s.files, request_id, key, local, many, timeout, "direct", specs, on_update,
+                                metrics=s.metrics)
     text = response_text({"id": request_id, "deployment": deployment, "version": key[2], "timeout": timeout}, outcome)
     return text, BackgroundTask(in_thread, _keep, s, request_id, key, timeout, data, outcome)
 
@@ -229,7 +230,8 @@ def _when(name: str, value: str) -> str:
     try:
         t = datetime.fromisoformat(value)
     except ValueError:
-        raise InputError(f"{name} is {value[:60]!r}, not an ISO 8601 date or time; e.g. 2026-12-03T10:00:00Z.") from None
+        raise InputError(f"{name} is {value[:60]!r}, not an ISO 8601 date or time; e.g. 2026-12-03T10:00:00Z."
+                         ) from None
     t = t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
     return t.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -264,7 +266,8 @@ def _list(s: ServerState, project, deployment, version, limit: int, offset: int,
     where, params = list_filter(**filters)
     _exists(s, project, deployment, version)
     rows = s.store.all(f"SELECT {', '.join(LISTED)} FROM requests WHERE project = ? AND deployment = ?"
-                       f"{' AND version = ?' if version else ''} AND {where} ORDER BY time_created, id LIMIT ? OFFSET ?",
+                       f"{' AND version = ?' if version else ''} AND {where} "
+                       "ORDER BY time_created, id LIMIT ? OFFSET ?",
                        (project, deployment, *([version] if version else []), *params, limit, offset))
     return [{**r, "success": None if r["success"] is None else bool(r["success"])} for r in rows]
 
