@@ -21,6 +21,7 @@ from types import SimpleNamespace as NS
 import httpx
 import pytest
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -305,6 +306,10 @@ def test_rate_limit_headers_pace_the_calls_and_429s_are_waited_out(limited, monk
     assert time.monotonic() - started >= 3  # 17 file calls at 9 per 3 s, after a window used up
     refused = re.findall(r"\((\d+) x 429", capsys.readouterr().err)
     assert refused and 1 <= int(refused[-1]) <= 3, refused  # the headers, not 429s, set the pace
+    scraped = limited.http.get(f"{limited.url}/metrics").text  # the server counted the same 429s, and the burner's
+    counts = {s.labels["group"]: s.value for f in text_string_to_metric_families(scraped) for s in f.samples
+              if s.name == "mod_rate_limited_total"}
+    assert sum(counts.values()) == int(refused[-1]) + 1 and counts["files"] >= 2, counts
 
 
 def _scorer(folder: Path, out: Path, env: dict, *extra) -> subprocess.Popen:

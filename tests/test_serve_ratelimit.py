@@ -1,4 +1,5 @@
-"""UbiOps' rate limits on the local server: x-ratelimit-* headers, 429s per endpoint group, signed URLs exempt, off by default."""
+"""UbiOps' rate limits on the local server: x-ratelimit-* headers, 429s per endpoint group, signed URLs exempt, off
+by default."""
 import httpx
 import pytest
 

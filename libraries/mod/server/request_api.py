@@ -303,8 +303,9 @@ def _stored(s: ServerState, project, deployment, version, request_id: str, colum
     if row[column] is None:
         raise NotFound(f"Request {request_id}'s {what} was not kept: its version keeps {row['retention']} of a "
                        "request (request_retention_mode).")
-    value = json.loads(row[column])
-    return Response(value, media_type="text/plain") if isinstance(value, str) else _json(row[column])
+    if column == "request_data" and isinstance(value := json.loads(row[column]), str):
+        return Response(value, media_type="text/plain")  # a plain input: the text as it was sent
+    return _json(row[column])
 
 # %% ../../../nbs/server/32_server.request_api.ipynb #409a37ea
 @router.get(D + "/requests/{request_id}/input")
