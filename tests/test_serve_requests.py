@@ -135,7 +135,7 @@ def test_requests_are_listed_in_the_clients_model_with_its_filters(core, picture
     assert all(isinstance(r, ubiops.models.DeploymentRequestList) for r in listed)
     assert {r.id for r in made} == {r.id for r in listed}  # none before the first
     found = core[1].deployment_requests_list("local", D, search_id=made[1].id[:13])
-    assert [r.id for r in found] == [made[1].id] and found[0].success is True
+    assert [r.id for r in found] == [made[1].id] and found[0].status == "completed"
     assert core[1].deployment_requests_list("local", D, status="pending") == []
     page = core[1].deployment_requests_list("local", D, limit=1, offset=1)
     everything = core[1].deployment_requests_list("local", D, limit=1000)

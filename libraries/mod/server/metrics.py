@@ -85,5 +85,6 @@ router = APIRouter()
 async def metrics(request: Request):
     "The server's metrics in Prometheus' text format."
     s = request.app.state.server
-    s.metrics.observe(s.versions.health(), await run_in_threadpool(queue_depths, s.store))
-    return Response(await run_in_threadpool(generate_latest, s.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    queue = await run_in_threadpool(queue_depths, s.store)
+    s.metrics.observe(s.versions.health(), queue)  # set and read on the event loop: scrapes can't interleave
+    return Response(generate_latest(s.metrics.registry), media_type=CONTENT_TYPE_LATEST)
