@@ -97,7 +97,7 @@ browser: $(STAMP) ## make sure a Chromium for the browser tests exists (apt's ch
 	  echo "make: no Chromium for the browser tests: install chromium, or run '$(BIN)/playwright install chromium'" >&2; exit 1; \
 	fi
 
-test: sync-check model browser ## run the sync check, pytest (prcvd and mod) and the notebooks' own tests (nbdev_test)
+test: sync-check package browser ## run the sync check, pytest (prcvd and mod) and the notebooks' own tests (nbdev_test)
 	$(BIN)/python -m pytest -q tests
 	$(BIN)/nbdev_test --n_workers 1
 
