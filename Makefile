@@ -110,7 +110,7 @@ browser: $(STAMP) ## make sure a Chromium for the browser tests exists (apt's ch
 # tests/test_demo.py does), since a model of yours may have another interface.
 DEMO_INSTALLED = $(shell $(BIN)/python -c 'import json, sys; sys.exit(json.load(open("$(PKG)/model1.json")).get("trained_by") != "mod train")' 2>/dev/null && echo yes)
 
-test: sync-check model browser ## run the sync check, pytest (prcvd and mod) and the notebooks' own tests (nbdev_test)
+test: sync-check package browser ## run the sync check, pytest (prcvd and mod) and the notebooks' own tests (nbdev_test)
 	$(BIN)/python -m pytest -q tests
 	@$(if $(DEMO_INSTALLED),,echo "make: $(PKG)/model1.pkl is not the demo model: the demo's notebooks 01_train and 02_evaluate are not tested")
 	$(BIN)/nbdev_test --n_workers 1 $(if $(DEMO_INSTALLED),,--skip_file_re '^([_.]|0[12]_)')

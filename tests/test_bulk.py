@@ -1,10 +1,11 @@
-"""`mod predict FOLDER|GLOB|LIST` (mod.cloud.score, mod.cloud.bulk): the official client against a real local server, a real scorer
-subprocess killed half-way, and the server behaviour the local server lacks today (x-ratelimit-* headers and 429s,
-listing requests and bucket files, `/requests/{id}/output`) added by a small fake around the real app."""
+"""`mod predict FOLDER|GLOB|LIST` (mod.cloud.score, mod.cloud.bulk): the official client against a real local server
+(its requests list, bucket listing, `/requests/{id}/output`, and its rate limits on a second server), a real scorer
+subprocess killed half-way, and a small middleware for what a test must provoke (kills at chosen moments, collect
+answers without the deprecated `result`, a server without the requests list)."""
 import hashlib
 import json
-import math
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -17,15 +18,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace as NS
 
+import httpx
 import pytest
 import uvicorn
+from prometheus_client.parser import text_string_to_metric_families
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from mod.cli import main
 from mod.server.app import API as PREFIXES, create_app
-from serve_support import prepare, settings, zip_folder
+from mod.server.ratelimit import GROUPS
+from serve_support import prepare, settings, wait_until, zip_folder
+from server_fixture import running_server
 
 MOD = Path(sys.executable).parent / "mod"
 D = "bulk"  # the fixture deployment: a file and a threshold in; the file's sha256 and a bool out
@@ -66,13 +71,9 @@ def fixture_zip(folder: Path, input_fields=INPUTS, input_type="structured") -> P
     return zip_folder(folder, folder.with_suffix(".zip"))
 
 
-# -- what the local server lacks, around the real app ------------------------------------------------------------
-def _ratelimit_headers(limit: int, remaining: int, reset: int) -> dict:
-    return {"x-ratelimit-limit": str(limit), "x-ratelimit-remaining": str(remaining), "x-ratelimit-reset": str(reset)}
-
-
+# -- test devices around the real app ----------------------------------------------------------------------------
 class Fakes:
-    "Middleware and routes added to a real server app: rate limits, kills at chosen moments, and missing endpoints."
+    "A middleware around a real server app for what a test must provoke: kills at chosen moments, an older UbiOps."
 
     def __init__(self, app):
         self.app = app
@@ -80,50 +81,19 @@ class Fakes:
 
     def reset(self):
         self.log = []  # (method, path) of every API call
-        self.limit = None  # (calls, window seconds) per endpoint group
-        self.windows, self.limited, self.refuse_next = {}, 0, 0  # refuse_next: 429 to the next requests calls
         self.kill = None  # (pid, n, "before"|"after"): SIGKILL the scorer at its n-th batch creation
         self.batches, self.strip_results, self.no_list = 0, False, False
 
     def install(self):
         self.app.add_middleware(BaseHTTPMiddleware, dispatch=self.dispatch)
-        for prefix in PREFIXES:
-            p = prefix + "/projects/{project}"
-            self.app.add_api_route(p + "/deployments/{deployment}/versions/{version}/requests", self.list_requests)
-            self.app.add_api_route(p + "/deployments/{deployment}/versions/{version}/requests/{rid}/output", self.output)
-            self.app.add_api_route(p + "/buckets/{bucket}/files", self.list_files)
-
-    def _group(self, path: str) -> str:
-        return "requests" if "/requests" in path else "files" if "/buckets/" in path else "general"
-
-    def _limit(self, group: str):
-        "(429 response or None, headers to add): a fixed window per group, as UbiOps counts per minute."
-        if self.refuse_next and group == "requests":
-            self.refuse_next -= 1
-            self.limited += 1
-            return JSONResponse({"error": "Rate limit exceeded"}, 429, headers=_ratelimit_headers(300, 0, 1)), {}
-        if not self.limit:
-            return None, {}
-        limit, window = self.limit
-        now = time.monotonic()
-        start, count = self.windows.get(group, (now, 0))
-        if now - start >= window:
-            start, count = now, 0
-        reset = max(1, math.ceil(start + window - now))
-        if count >= limit:
-            self.limited += 1
-            return JSONResponse({"error": "Rate limit exceeded"}, 429, headers=_ratelimit_headers(limit, 0, reset)), {}
-        self.windows[group] = (start, count + 1)
-        return None, _ratelimit_headers(limit, limit - count - 1, reset)
 
     async def dispatch(self, request: Request, call_next):
         path = request.url.path
         if not path.startswith(PREFIXES) or "/signed/" in path:  # signed URLs go to storage on UbiOps: no API call
             return await call_next(request)
         self.log.append((request.method, path))
-        refused, headers = self._limit(self._group(path))
-        if refused:
-            return refused
+        if self.no_list and request.method == "GET" and path.endswith("/requests"):  # a server without the list
+            return JSONResponse({"error": "Not Found"}, 404)
         batch = request.method == "POST" and path.endswith("/requests/batch")
         self.batches += batch
         kill = self.kill if batch and self.kill and self.kill[1] == self.batches else None
@@ -136,36 +106,7 @@ class Fakes:
         if self.strip_results and path.endswith("/collect"):  # UbiOps once `result` (deprecated) is gone
             rows = json.loads(b"".join([chunk async for chunk in response.body_iterator]))
             response = JSONResponse([{**r, "result": None} for r in rows], response.status_code)
-        response.headers.update(headers)
         return response
-
-    def _rows(self, sql: str, args: tuple) -> list:
-        return self.app.state.store.all(sql, args)
-
-    def list_requests(self, project: str, deployment: str, version: str, status: str = "completed", limit: int = 50,
-                      offset: int = 0, start_date: str = None):
-        if self.no_list:
-            return JSONResponse({"error": "Not Found"}, 404)
-        since = " AND time_created >= ?" if start_date else ""
-        rows = self._rows(f"SELECT * FROM requests WHERE deployment = ? AND version = ? AND status = ?{since} "
-                          "ORDER BY time_created LIMIT ? OFFSET ?",
-                          (deployment, version, status, *([start_date.replace("+00:00", "Z")] if start_date else []),
-                           limit, offset))
-        return [{k: r[k] for k in ("id", "deployment", "version", "status", "time_created")} for r in rows]
-
-    def output(self, project: str, deployment: str, version: str, rid: str):
-        rows = self._rows("SELECT result FROM requests WHERE id = ? AND status = 'completed'", (rid,))
-        return Response(rows[0]["result"], media_type="application/json") if rows else JSONResponse(
-            {"error": "Request was not found"}, 404)
-
-    def list_files(self, request: Request, project: str, bucket: str, prefix: str = "", limit: int = 50,
-                   continuation_token: str = None):
-        root = self.app.state.files.root / bucket
-        names = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-        names = [n for n in names if n.startswith(prefix) and (not continuation_token or n > continuation_token)]
-        page = names[:limit]
-        return {"files": [{"file": n} for n in page], "prefixes": [],
-                "continuation_token": page[-1] if len(names) > limit else None}
 
 
 @contextmanager
@@ -337,18 +278,38 @@ def test_csv_output_has_a_column_per_output_field(server, fakes, env, tmp_path):
     assert sorted(t.split(",")[4] for t in text[1:]) == sorted(sha(f) for f in files)
 
 
-def test_rate_limit_headers_pace_the_calls_and_429s_are_waited_out(server, fakes, env, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    "A second real server with UbiOps' rate limits turned on, scaled down: 9 calls per 3 s per endpoint group."
+    tmp = tmp_path_factory.mktemp("limited")
+    token = prepare(tmp / "data", fixture_zip(tmp / "bulk"), D)
+    with running_server(settings(tmp / "data", rate_limits=dict.fromkeys(GROUPS, 9), rate_window=3)) as url:
+        with httpx.Client(base_url=f"{url}/v2.1/projects/local", headers={"Authorization": f"Token {token}"}) as http:
+            wait_until(lambda: http.get(f"/deployments/{D}/versions/v1").json().get("status") == "available", 60,
+                       "the fixture version to load")
+            yield NS(url=url, token=token, http=http)
+
+
+def test_rate_limit_headers_pace_the_calls_and_429s_are_waited_out(limited, monkeypatch, tmp_path, capsys):
     files = portraits(tmp_path / "photos", 16, "limits")
     (tmp_path / "t.json").write_text('{"threshold": 10}')
-    fakes.limit = (6, 1)  # 6 calls a second per endpoint group (UbiOps: 300 a minute)
-    fakes.refuse_next = 1  # and the first batch is refused outright, as if another client had used the budget
+    env = {"UBIOPS_API_TOKEN": limited.token, "UBIOPS_PROJECT": "local", "UBIOPS_API_HOST": f"{limited.url}/v2.1"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    for _ in range(30):  # another client uses up this window's files budget: the scorer's first files call is a 429
+        if limited.http.get("/buckets/default/files").status_code == 429:
+            break
     started = time.monotonic()
     assert main(["predict", str(tmp_path / "photos"), "--deployment", D, "--data", str(tmp_path / "t.json"),
                  "--output", str(tmp_path / "s.jsonl")]) == 0
     check_answers(tmp_path / "s.jsonl", files)
-    assert time.monotonic() - started >= 2  # 17 file calls at 6 a second
-    assert fakes.limited <= 3, fakes.limited  # the headers, not 429s, set the pace
-    assert "x 429" in capsys.readouterr().err
+    assert time.monotonic() - started >= 3  # 17 file calls at 9 per 3 s, after a window used up
+    refused = re.findall(r"\((\d+) x 429", capsys.readouterr().err)
+    assert refused and 1 <= int(refused[-1]) <= 3, refused  # the headers, not 429s, set the pace
+    scraped = limited.http.get(f"{limited.url}/metrics").text  # the server counted the same 429s, and the burner's
+    counts = {s.labels["group"]: s.value for f in text_string_to_metric_families(scraped) for s in f.samples
+              if s.name == "mod_rate_limited_total"}
+    assert sum(counts.values()) == int(refused[-1]) + 1 and counts["files"] >= 2, counts
 
 
 def _scorer(folder: Path, out: Path, env: dict, *extra) -> subprocess.Popen:

@@ -54,9 +54,7 @@ def calls_in_mod() -> set:
 
 UTILS_CALLS = {"files_upload"}  # what ubiops.utils.upload_file calls for mod (wait_for_* call mod's own lookups)
 CALLS = sorted(calls_in_mod() | UTILS_CALLS)
-PENDING = {  # server work still to come: the route the call needs
-    "deployment_requests_output_get": "GET .../deployments/{d}/requests/{id}/output",
-    "deployment_version_requests_output_get": "GET .../deployments/{d}/versions/{v}/requests/{id}/output",
+PENDING = {  # server work still to come: the route the call needs (none left: every call mod makes has its route)
 }
 LOOKUPS = {"deployments_get", "environments_get", "environment_tags_get", "files_get"}  # mod reads a 404 as "not there yet"
 
@@ -139,7 +137,7 @@ SCENARIOS = {  # name -> what it runs; a scenario that needs a PENDING route end
     "predict batch, one version": lambda z, tmp, pics: predict(Target.connect(), D, pics["coffee"], "v1", batch=True),
     "a failed environment tag": _failed_tag,
 }
-NEED_PENDING = {"predict batch", "predict batch, one version"}
+NEED_PENDING = set()  # every scenario runs to its end now
 
 
 def environment_package_text(zip_path) -> str:
@@ -257,10 +255,6 @@ def test_what_mod_sends_names_the_explicit_environment_and_no_deprecated_field(c
 
 
 # 2. The local server refuses what UbiOps refuses, and does what UbiOps does
-
-def server_work(what: str):
-    return pytest.mark.xfail(reason=f"server work: {what}", strict=False)
-
 
 @pytest.fixture(scope="module")
 def api(served, contract):
@@ -446,7 +440,6 @@ def echo_api(echo):
     return client_api(echo.url.split("/projects/")[0], echo.headers["Authorization"])
 
 
-@server_work("no GET .../requests (requests list) at deployment and version level yet")
 @pytest.mark.parametrize("version", [None, "v1"])
 def test_requests_list(echo_api, request_id, version):
     listed = (echo_api.deployment_version_requests_list("local", "echo", "v1") if version
@@ -454,7 +447,6 @@ def test_requests_list(echo_api, request_id, version):
     assert request_id in [r.id for r in listed] and all(isinstance(r, ubiops.models.DeploymentRequestList) for r in listed)
 
 
-@server_work("no GET .../requests/{id}/input and /output at deployment and version level yet")
 @pytest.mark.parametrize("which, version", [("input", None), ("input", "v1"), ("output", None), ("output", "v1")])
 def test_request_input_and_output(echo_api, request_id, which, version):
     where = {"project_name": "local", "deployment_name": "echo", "request_id": request_id}

@@ -304,11 +304,6 @@ def test_predict_direct(first, env, pictures):
     assert predict(target, "face-portrait", pictures["coffee"], version="v1", timeout=60)["face_found"] is False
 
 
-SERVER_OUTPUT_ROUTE = pytest.mark.xfail(reason="server work: the local server has no GET .../requests/{id}/output "
-                                               "(deployment and version level) yet", strict=False)
-
-
-@SERVER_OUTPUT_ROUTE
 @pytest.mark.parametrize("version", [None, "v1"])
 def test_predict_batch_reads_the_answer_from_the_output_endpoint(first, env, pictures, version):
     answer = predict(Target.connect(), "face-portrait", pictures["coffee"], version=version, batch=True, timeout=60)

@@ -71,3 +71,24 @@ def test_missing_file_is_404(server):
         api(*server)[1].files_get("local", "default", "nothing-here.png")
     assert (e.value.status, json.loads(e.value.body)["error"]) == (404, "File 'nothing-here.png' was not found in "
                                                                         "bucket 'default'.")
+
+
+def test_files_list_pages_by_prefix_delimiter_and_continuation_token(server, tmp_path):
+    client, core = api(*server)
+    for name in ("list/a.png", "list/b.png", "list/c.png", "list/sub/d.png"):
+        (tmp_path / "f").write_bytes(name.encode())
+        ubiops.utils.upload_file(client, "local", str(tmp_path / "f"), file_name=name, _progress_bar=False)
+    first = core.files_list("local", "default", prefix="list/", limit=2)  # the client's own FileDetail model
+    assert isinstance(first, ubiops.models.FileDetail) and [f.file for f in first.files] == ["list/a.png", "list/b.png"]
+    rest = core.files_list("local", "default", prefix="list/", limit=2, continuation_token=first.continuation_token)
+    assert [f.file for f in rest.files] == ["list/c.png", "list/sub/d.png"] and rest.continuation_token is None
+    folders = core.files_list("local", "default", prefix="list/", delimiter="/")
+    assert ([f.file for f in folders.files], folders.prefixes) == (["list/a.png", "list/b.png", "list/c.png"],
+                                                                   ["list/sub/"])
+    assert folders.files[0].size == len(b"list/a.png")
+
+
+def test_files_list_refuses_a_limit_out_of_range(server):
+    r = httpx.get(f"{server[0]}/v2.1/projects/local/buckets/default/files", params={"limit": 0},
+                  headers={"Authorization": f"Token {server[1]}"})
+    assert (r.status_code, r.json()["error"]) == (400, "query.limit: Input should be greater than or equal to 1")

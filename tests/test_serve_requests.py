@@ -2,6 +2,7 @@
 import json
 import struct
 import zlib
+from datetime import datetime, timezone
 
 import httpx
 import pytest
@@ -123,3 +124,42 @@ def test_unknown_deployment_and_request_are_404(core):
     with pytest.raises(ubiops.ApiException) as e:
         core[1].deployment_requests_get("local", D, "0" * 36)
     assert (e.value.status, json.loads(e.value.body)) == (404, {"error": "Request was not found"})
+
+
+def test_requests_are_listed_in_the_clients_model_with_its_filters(core, pictures):
+    uri = upload(core, pictures["coffee"], "listed.png")
+    since = datetime.now(timezone.utc)
+    made = [core[1].deployment_version_requests_create("local", D, "v1", {"portrait": uri}) for _ in range(3)]
+    listed = core[1].deployment_version_requests_list("local", D, "v1", status="completed", limit=1000,
+                                                      start_date=since.isoformat())
+    assert all(isinstance(r, ubiops.models.DeploymentRequestList) for r in listed)
+    assert {r.id for r in made} == {r.id for r in listed}  # none before the first
+    found = core[1].deployment_requests_list("local", D, search_id=made[1].id[:13])
+    assert [r.id for r in found] == [made[1].id] and found[0].status == "completed"
+    assert core[1].deployment_requests_list("local", D, status="pending") == []
+    page = core[1].deployment_requests_list("local", D, limit=1, offset=1)
+    everything = core[1].deployment_requests_list("local", D, limit=1000)
+    assert len(page) == 1 and page[0].id == everything[1].id  # oldest first
+
+
+def test_request_input_and_output_are_read_from_their_endpoints(core, pictures):
+    uri = upload(core, pictures["astronaut"], "io.png")
+    r = core[1].deployment_requests_create("local", D, {"portrait": uri})
+    assert json.loads(core[1].deployment_requests_input_get("local", D, r.id).read()) == {"portrait": uri}
+    assert json.loads(core[1].deployment_version_requests_output_get("local", D, r.id, "v1").read()) == r.result
+    with pytest.raises(ubiops.ApiException) as e:
+        core[1].deployment_requests_output_get("local", D, "0" * 36)
+    assert (e.value.status, json.loads(e.value.body)["error"]) == (404, "Request was not found")
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"status": "done"}, "status 'done' is not one of pending, processing, completed, failed, cancelled."),
+    ({"status": "processing,completed"}, "'pending' and 'processing' can't be combined with other statuses"),
+    ({"status": "pending", "search_id": "ab"}, "search_id filter completed, failed or cancelled requests only"),
+    ({"start_date": "last week"}, "start_date is 'last week', not an ISO 8601 date or time"),
+    ({"limit": 1001}, "query.limit: Input should be less than or equal to 1000"),
+])
+def test_a_bad_list_filter_is_a_400_naming_it(server, params, message):
+    r = httpx.get(f"{server[0]}/v2.1/projects/local/deployments/{D}/requests", params=params,
+                  headers={"Authorization": f"Token {server[1]}"})
+    assert r.status_code == 400 and message in r.json()["error"]

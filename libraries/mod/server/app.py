@@ -17,8 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from prcvd.errors import DeploymentError
-from . import environment_api, file_api, instance_types, manage, openapi, page, request_api
+from . import environment_api, file_api, instance_types, manage, metrics, openapi, page, request_api
 from .errors import http_status
+from .ratelimit import RateLimit
 from .settings import ServeSettings
 from .state import ServerState, require_token
 
@@ -32,6 +33,7 @@ ROUTES = (  # (router, prefixes, needs a token)
     (request_api.router, API, True),  # requests, batches, /health
     (file_api.router, API, True),  # buckets
     (instance_types.router, API, True),  # the instance type groups
+    (metrics.router, ROOT, True),  # /metrics, for Prometheus
     (openapi.router, ROOT, False),  # /docs
     (page.router, ROOT, False),  # the page at /
 )
@@ -79,9 +81,13 @@ async def lifespan(app: FastAPI, settings: ServeSettings):
 
 def create_app(settings: ServeSettings = None) -> FastAPI:
     "The local UbiOps-compatible server."
+    settings = settings or ServeSettings()
     # mod.server.openapi serves /docs from local files (FastAPI's own page loads Swagger UI from a CDN)
     app = FastAPI(title="face-portrait local UbiOps server", docs_url=None, redoc_url=None,
-                  lifespan=partial(lifespan, settings=settings or ServeSettings()))
+                  lifespan=partial(lifespan, settings=settings))
+    if settings.rate_limits:  # UbiOps' x-ratelimit-* headers and 429s (mod.server.ratelimit)
+        app.add_middleware(RateLimit, limits=settings.rate_limits, window=settings.rate_window, prefixes=API,
+                           on_limited=lambda group: app.state.server.metrics.limited(group))
     for error, handler in ((DeploymentError, _deployment_error), (HTTPException, _http_error),
                            (RequestValidationError, _validation_error), (Exception, _bug)):
         app.add_exception_handler(error, handler)

@@ -81,8 +81,9 @@ log = logging.getLogger("mod.server.batch")
 class BatchRunner:
     "Processes pending batch requests in the background."
 
-    def __init__(self, store, registry, files, versions, concurrency: int):
+    def __init__(self, store, registry, files, versions, concurrency: int, metrics=None):
         self.store, self.registry, self.files, self.versions = store, registry, files, versions
+        self.metrics = metrics  # mod.server.metrics: requests counted as they end
         self.wake, self.slots, self.tasks = asyncio.Event(), asyncio.Semaphore(concurrency), set()
         self._loop_task, self._purged = None, 0.0
 
@@ -139,7 +140,7 @@ async def _run(self: BatchRunner, row: dict) -> Outcome:
     data = json.loads(row["request_data"])
     specs = await asyncio.to_thread(self.registry.specs, *key[:2])
     return await run_request(self.versions, self.files, row["id"], key, data, isinstance(data, list),
-                             row["timeout"], "batch", specs, local=False)
+                             row["timeout"], "batch", specs, local=False, metrics=self.metrics)
 
 
 @patch

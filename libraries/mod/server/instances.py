@@ -198,9 +198,10 @@ class Pool:
     "The live instances of one version revision."
 
     def __init__(self, name: str, revision_id: str, package_dir, context: dict, size: int, workdir: Path,
-                 start_timeout: float, log=None, processes: int = 1):
+                 start_timeout: float, log=None, processes: int = 1, on_restart=None):
         self.name, self.revision_id, self.package_dir, self.context = name, revision_id, package_dir, context
         self.processes = processes  # UbiOps' instance_processes: the workers, in order, make instances of this many
+        self.on_restart = on_restart  # called when an instance is replaced (mod.server.metrics counts it)
         self.size, self.workdir, self.start_timeout, self.log = size, Path(workdir), start_timeout, log
         self.workers: dict[int, Worker] = {}
         self.idle: asyncio.Queue = asyncio.LifoQueue()  # the last one used is warmest (caches, memory pages)
@@ -318,6 +319,8 @@ def _replace(self: Pool, worker: Worker):
     if worker.replaced or self.closed:
         return
     worker.replaced = True
+    if self.on_restart is not None:
+        self.on_restart()
     task = asyncio.get_running_loop().create_task(self._restart(worker))
     self._tasks.add(task)
     task.add_done_callback(self._tasks.discard)

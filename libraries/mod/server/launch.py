@@ -83,14 +83,17 @@ def serve_cli(
     data_dir: str = "serve-data",  # SQLite file, uploaded files and unpacked revisions
     project: str = "local",  # the project name in the API paths
     worker_log: str = "",  # a file for the deployments' own output (print, tracebacks); '' is this server's stderr
+    rate_limit: str = "",  # UbiOps' rate limits: 'ubiops', calls a minute for all groups, or requests=300,files=600
 ):
     "Serve the deployment package on a local UbiOps-compatible REST API."
     import uvicorn
     from mod.server.auth import Tokens
     from mod.server.app import ServeSettings, create_app
+    from mod.server.ratelimit import parse_limits
 
     settings = ServeSettings(data_dir=Path(data_dir), project=project, auth=not no_auth, workers=workers,
-                             worker_log=Path(worker_log) if worker_log else None).resolved()
+                             worker_log=Path(worker_log) if worker_log else None,
+                             rate_limits=parse_limits(rate_limit) or None).resolved()
     store = Store(settings.data_dir / "state.sqlite")
     if package:
         if not Path(package).is_file():

@@ -11,6 +11,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from fastcore.basics import patch
@@ -19,6 +20,7 @@ from ..build.golden import GoldenError, check_answers, localise
 from ..build.rules import Conflict, NotFound
 from ..build.smoke import REQUEST_MODES, golden_examples
 from .instances import BuildError, InstanceLost, Pool
+from .metrics import Metrics
 from prcvd.errors import InputError
 from prcvd.specs import Spec
 
@@ -38,8 +40,8 @@ class _Version:
 class Versions:
     "The live versions of a server: their builds and instances."
 
-    def __init__(self, registry, settings):
-        self.registry, self.settings = registry, settings
+    def __init__(self, registry, settings, metrics: Metrics = None):
+        self.registry, self.settings, self.metrics = registry, settings, metrics or Metrics()
         self.slots: dict[tuple, _Version] = {}
         self._retiring: set = set()  # pools finishing their running requests before they stop
         self._log = open(settings.worker_log, "ab") if settings.worker_log else None  # None: the server's stderr
@@ -71,7 +73,8 @@ def _plan(self: Versions, key: tuple, revision_id: str) -> dict:
                 processes=self.registry.version_settings(*key)["instance_processes"],
                 workdir=Path(self.settings.data_dir) / "instances" / f"{revision_id}-{uuid.uuid4().hex[:8]}",
                 # one folder per load: a rebuilt revision's old pool deletes its own folder as it retires
-                start_timeout=self.settings.build_timeout, log=self._log)
+                start_timeout=self.settings.build_timeout, log=self._log,
+                on_restart=partial(self.metrics.restarted, deployment, version))
 
 # %% ../../../nbs/server/28_server.lifecycle.ipynb #bbcb617d
 @patch
@@ -176,12 +179,14 @@ async def _build(self: Versions, key: tuple, slot: _Version, revision_id: str):
         if not recorded:  # deleted while it built
             return await pool.stop(0)
         self._serve(slot, pool)
+        self.metrics.built(key, "success")
     await asyncio.to_thread(self._prune, key)
 
 
 @patch
 async def _failed(self: Versions, key: tuple, slot: _Version, revision_id: str, message: str):
     log.error("build of %s revision %s failed: %s", "/".join(key), revision_id, message)
+    self.metrics.built(key, "failed")
     if await asyncio.to_thread(self.registry.finish_revision, revision_id, False, message) and slot.pool is None:
         slot.error = f"its build failed ({message})"
 

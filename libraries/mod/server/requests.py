@@ -178,8 +178,8 @@ async def _attempt(versions, files, request_id: str, key: tuple, data, many: boo
 
 # %% ../../../nbs/server/29_server.requests.ipynb #8aa0d294
 async def run_request(versions, files, request_id: str, key: tuple, data, many: bool, timeout: float, mode: str,
-                      specs: tuple, on_update=None, local: bool = True) -> Outcome:
-    "Run one request on version `key` to its terminal state (`specs`: input, output; `local`: file URIs resolved)."
+                      specs: tuple, on_update=None, local: bool = True, metrics=None) -> Outcome:
+    "Run one request on version `key` to its end (`specs`: input, output; `local`: file URIs resolved)."
     started = time.perf_counter()
     try:
         outcome = await _attempt(versions, files, request_id, key, data, many, timeout, mode, specs, on_update, local)
@@ -188,7 +188,9 @@ async def run_request(versions, files, request_id: str, key: tuple, data, many: 
     except Exception:
         log.exception("request %s on %s failed inside the server", request_id, "/".join(key))
         outcome = Outcome.failed(SERVER_FAULT)
+    seconds = time.perf_counter() - started
     log.info(json.dumps({"event": "request", "id": request_id, "deployment": key[1], "version": key[2],
-                         "mode": mode, "status": outcome.status,
-                         "duration_ms": round((time.perf_counter() - started) * 1000, 1)}))
+                         "mode": mode, "status": outcome.status, "duration_ms": round(seconds * 1000, 1)}))
+    if metrics is not None:  # mod.server.metrics
+        metrics.request_done(key, mode, outcome.status, seconds)
     return outcome

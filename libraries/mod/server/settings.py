@@ -24,6 +24,8 @@ class ServeSettings:
     max_upload_mb: int = 64  # largest file a bucket upload may be
     build_wait: float = 30  # seconds a revision upload's answer waits for its build (mod.server.manage)
     worker_log: Path = None  # where the workers' stdout/stderr go: None is the server's stderr, else a file
+    rate_limits: dict = None  # {endpoint group: calls a rate_window per client address}; None: off (server.ratelimit)
+    rate_window: float = 60  # seconds of a rate-limit window (UbiOps counts per minute)
 
     def resolved(self) -> "ServeSettings":
         "A copy whose paths are absolute, resolved against the current working directory once."

@@ -25,6 +25,7 @@ from .environments import Environments
 from .errors import TooLarge
 from .files import FileStore
 from .lifecycle import Versions
+from .metrics import Metrics
 from .registry import Registry
 from .requests import parse_json
 from .settings import ServeSettings
@@ -42,6 +43,7 @@ class ServerState:
     files: FileStore
     versions: Versions
     batches: BatchRunner
+    metrics: Metrics  # what /metrics shows
     lock_file: object  # holds the data folder's lock while the server runs
 
 # %% ../../../nbs/server/31_server.state.ipynb #ee605f9d
@@ -64,9 +66,10 @@ def open(cls: ServerState, settings: ServeSettings) -> ServerState:
     lock = _lock(s.data_dir)
     store = Store(s.data_dir / "state.sqlite")
     registry, files = Registry(store, s.data_dir), FileStore(s.data_dir / "files", s.max_upload_mb * 2**20)
-    versions = Versions(registry, s)
-    return cls(s, store, registry, Environments(store), Tokens(store), files, versions,
-               BatchRunner(store, registry, files, versions, concurrency=2 * (os.cpu_count() or 1)), lock)
+    metrics = Metrics()
+    versions = Versions(registry, s, metrics)
+    batches = BatchRunner(store, registry, files, versions, concurrency=2 * (os.cpu_count() or 1), metrics=metrics)
+    return cls(s, store, registry, Environments(store), Tokens(store), files, versions, batches, metrics, lock)
 
 # %% ../../../nbs/server/31_server.state.ipynb #c61de35c
 @patch
