@@ -20,7 +20,7 @@ from mod.cloud.versions import Versions, predict
 from mod.build.golden import GoldenError
 from prcvd.errors import InputError
 from conftest import PORTRAIT
-from deploy_support import CONFIG, ROOT, config, environment_package, failed_environment, variant
+from deploy_support import CONFIG, config, environment_package, failed_environment, variant
 from server_fixture import running_server
 
 

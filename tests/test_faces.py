@@ -49,7 +49,7 @@ def test_crop_margin_is_clipped_at_the_border(pictures):
 # --- the search the deployment runs: engines, working copies, turns, passes ----------------------------------
 
 from portraits import ASTRONAUT_FACE, ON_THE_FACE, iou  # noqa: E402
-from prcvd.faces import (HaarCheck, find_faces, load_cascade, search_passes, turn, unturn_box,  # noqa: E402
+from prcvd.faces import (HaarCheck, find_faces, search_passes, turn, unturn_box,  # noqa: E402
                          working_copy, working_side)
 
 

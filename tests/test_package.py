@@ -18,7 +18,6 @@ from mod.build.zips import FILE_MODE, ZIP_DATE, environment_files, unpack_packag
 from prcvd.specs import Spec
 
 from conftest import PORTRAIT, ROOT
-from portraits import ASTRONAUT_FACE, ON_THE_FACE, iou
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MOD = Path(sys.executable).parent / "mod"  # the CLI of the environment running the tests

@@ -2,7 +2,6 @@
 ends in exactly one terminal state (completed, or failed with a message that says why), no answer is a 500, and the
 server keeps serving with /health back to ok. Every wait here is on a condition, bounded in time."""
 import io
-import json
 import logging
 import os
 import shutil

@@ -9,7 +9,7 @@ import pytest
 import ubiops
 
 from mod.server.store import Store
-from serve_support import FIXTURES, api, prepare, settings, wait_done, zip_folder
+from serve_support import FIXTURES, api, prepare, settings, zip_folder
 from server_fixture import running_server
 
 

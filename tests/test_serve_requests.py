@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 import ubiops
-from PIL import Image
 
 from serve_support import api, prepare, settings, wait_done
 from server_fixture import running_server
