@@ -161,12 +161,14 @@ class Package:
                              f"with {wrong[0]}=={wrong[2]}: the two zips come from different builds. Run `make package`.")
         return cls(path, *specs, manifest, path.stat().st_size, env, requirements)
 
-    def model_labels(self) -> dict:
-        "Version labels that tell versions apart: the model's sha256 (12 hex digits) and its metrics."
-        labels = {"model-sha256": self.manifest["sha256"][:12]} if "sha256" in self.manifest else {}
-        metrics = self.manifest.get("metrics", {})
-        labels.update({k.replace("_", "-"): str(v) for k, v in metrics.items() if isinstance(v, float)})
-        return labels
+# %% ../../../nbs/cloud/40_cloud.config.ipynb #bdcfacb1
+@patch
+def model_labels(self: Package) -> dict:
+    "Version labels that tell versions apart: the model's sha256 (12 hex digits) and its metrics."
+    labels = {"model-sha256": self.manifest["sha256"][:12]} if "sha256" in self.manifest else {}
+    metrics = self.manifest.get("metrics", {})
+    labels.update({k.replace("_", "-"): str(v) for k, v in metrics.items() if isinstance(v, float)})
+    return labels
 
 # %% ../../../nbs/cloud/40_cloud.config.ipynb #084d5357
 ENV_TAG = "v1"
