@@ -21,6 +21,7 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
+from fastcore.basics import patch
 from fastcore.script import Param, call_parse
 
 from prcvd.errors import DeploymentError
@@ -111,60 +112,68 @@ class Worker:
     def __init__(self, package_dir, timeout: float = 300):
         self.package_dir, self.timeout = Path(package_dir).resolve(), timeout
 
-    def __enter__(self):
-        inputs, outputs = (Spec.load(self.package_dir / f"{k}_spec.json", k) for k in ("input", "output"))
-        self.contexts, self._cwd = contexts(inputs, outputs), tempfile.TemporaryDirectory(prefix="eval-")
-        self._log = tempfile.TemporaryFile("w+")  # the deployment's logs: shown only when it fails to start
-        self.proc = subprocess.Popen(worker.command(self.package_dir, sealed=True), cwd=self._cwd.name,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
-        ready = self._exchange(self.contexts["init_context"])
-        if ready is None or ready[0] == "error":
-            self._log.seek(0)
-            sys.stderr.write(self._log.read())  # the traceback `failure` refers to
-            self.__exit__()
-            report = {"stage": "load", "exit_code": self.proc.returncode, **(ready[2] if ready else {})}
-            raise SmokeError(failure(report))
-        return self
+# %% ../../../nbs/02_evaluate.ipynb #caa9a0f8
+@patch
+def __enter__(self: Worker):
+    inputs, outputs = (Spec.load(self.package_dir / f"{k}_spec.json", k) for k in ("input", "output"))
+    self.contexts, self._cwd = contexts(inputs, outputs), tempfile.TemporaryDirectory(prefix="eval-")
+    self._log = tempfile.TemporaryFile("w+")  # the deployment's logs: shown only when it fails to start
+    self.proc = subprocess.Popen(worker.command(self.package_dir, sealed=True), cwd=self._cwd.name,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log)
+    ready = self._exchange(self.contexts["init_context"])
+    if ready is None or ready[0] == "error":
+        self._log.seek(0)
+        sys.stderr.write(self._log.read())  # the traceback `failure` refers to
+        self.__exit__()
+        report = {"stage": "load", "exit_code": self.proc.returncode, **(ready[2] if ready else {})}
+        raise SmokeError(failure(report))
+    return self
 
-    def _exchange(self, frame):
-        "Send `frame`, return the worker's answer (None when it died), killing it after `timeout` seconds."
-        timer = threading.Timer(self.timeout, self.proc.kill)
-        timer.start()
-        try:
-            self.proc.stdin.write(encode_frame(frame))
-            self.proc.stdin.flush()
-            while (answer := read_frame(self.proc.stdout, plain_loads)) is not None and answer[0] == "update":
-                pass
-            return answer
-        except (BrokenPipeError, OSError):
-            return None
-        finally:
-            timer.cancel()
+# %% ../../../nbs/02_evaluate.ipynb #a1967154
+@patch
+def _exchange(self: Worker, frame):
+    "Send `frame`, return the worker's answer (None when it died), killing it after `timeout` seconds."
+    timer = threading.Timer(self.timeout, self.proc.kill)
+    timer.start()
+    try:
+        self.proc.stdin.write(encode_frame(frame))
+        self.proc.stdin.flush()
+        while (answer := read_frame(self.proc.stdout, plain_loads)) is not None and answer[0] == "update":
+            pass
+        return answer
+    except (BrokenPipeError, OSError):
+        return None
+    finally:
+        timer.cancel()
 
-    def ask(self, data) -> tuple:
-        "(answer, seconds, None), or (None, seconds, UbiOps' error message) when the request failed."
-        context = {**self.contexts["request_context"], "id": str(uuid.uuid4())}
-        start = time.perf_counter()
-        try:
-            answer = self._exchange((data, context, False))
-        except Exception as e:  # an answer that is not plain data
-            answer = ("error", f"the answer could not be read: {e}")
-        seconds = time.perf_counter() - start
-        if answer is None:
-            raise SmokeError(f"{self.package_dir.name}: the deployment's process ended during a request, or did not "
-                             f"answer within {self.timeout:g} s (exit code {self.proc.wait()}); run the package on "
-                             f"that picture with `make smoke IMAGE=...` to see why.")
-        return (answer[1], seconds, None) if answer[0] == "ok" else (None, seconds, answer[1])
+# %% ../../../nbs/02_evaluate.ipynb #01141800
+@patch
+def ask(self: Worker, data) -> tuple:
+    "(answer, seconds, None), or (None, seconds, UbiOps' error message) when the request failed."
+    context = {**self.contexts["request_context"], "id": str(uuid.uuid4())}
+    start = time.perf_counter()
+    try:
+        answer = self._exchange((data, context, False))
+    except Exception as e:  # an answer that is not plain data
+        answer = ("error", f"the answer could not be read: {e}")
+    seconds = time.perf_counter() - start
+    if answer is None:
+        raise SmokeError(f"{self.package_dir.name}: the deployment's process ended during a request, or did not "
+                         f"answer within {self.timeout:g} s (exit code {self.proc.wait()}); run the package on "
+                         f"that picture with `make smoke IMAGE=...` to see why.")
+    return (answer[1], seconds, None) if answer[0] == "ok" else (None, seconds, answer[1])
 
-    def __exit__(self, *exc):
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
-        self._cwd.cleanup()
+# %% ../../../nbs/02_evaluate.ipynb #554e9f2a
+@patch
+def __exit__(self: Worker, *exc):
+    self.proc.stdin.close()
+    try:
+        self.proc.wait(30)
+    except subprocess.TimeoutExpired:
+        self.proc.kill()
+        self.proc.wait()
+    self._log.close()
+    self._cwd.cleanup()
 
 # %% ../../../nbs/02_evaluate.ipynb #1b96ed97
 def iou(a, b) -> float:

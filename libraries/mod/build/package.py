@@ -208,13 +208,7 @@ def record_path(out) -> Path:
     "Where the record of the build of zip `out` is kept."
     return Path(out).with_suffix(".build.json")
 
-
-def _stage(pkg: Path, files: list, stage: Path):
-    for rel in files:
-        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(pkg / rel, stage / rel)
-
-
+# %% ../../../nbs/build/12_build.package.ipynb #a411acd9
 @contextmanager
 def _exclusive(folder: Path):
     "Hold an exclusive lock on `folder` while the block runs; released when the process ends, however it ends."
@@ -233,7 +227,7 @@ def build(root=".", out=None, max_bytes: int = MAX_ZIP_BYTES) -> dict:
     with _exclusive(root / PACKAGE_DIR):  # builds in one checkout (make deploy, make smoke, ...) take turns
         return _build(root, Path(out) if out else root / ZIP_FILE, max_bytes)
 
-
+# %% ../../../nbs/build/12_build.package.ipynb #1b57acaa
 def _environment(root: Path, requirements: str, partial: Path) -> str:
     "Write environment_package/requirements.txt in the checkout and zip it to `partial`; the zip's sha256."
     folder = root / ENV_DIR
@@ -242,7 +236,7 @@ def _environment(root: Path, requirements: str, partial: Path) -> str:
     (folder / "requirements.txt").write_text(requirements)
     return write_zip(folder, ["requirements.txt"], partial, top=ENV_DIR)
 
-
+# %% ../../../nbs/build/12_build.package.ipynb #d9c5eb31
 def _fingerprint(hashes: dict, pins: dict) -> dict:
     "What the sealed checks' outcome depends on: every file's sha256, this Python and the installed pinned versions."
     def installed(name):
@@ -254,15 +248,48 @@ def _fingerprint(hashes: dict, pins: dict) -> dict:
     return {"files": {f: h["sha256"] for f, h in hashes.items()}, "python": platform.python_version(),
             "installed": {name: installed(name) for name in pins}}
 
-
-def _build(root: Path, out: Path, max_bytes: int) -> dict:
-    pkg = assemble(root)
-    files = package_files(pkg)
+# %% ../../../nbs/build/12_build.package.ipynb #bf4243de
+def _check_required(pkg: Path, files: list):
+    "Refuse a package whose `files` lack one that every package needs, saying why it is not among them."
     for name in REQUIRED:
         if name not in files:
             why = ("is excluded by .ubiops-ignore; remove the rule that matches it" if (pkg / name).exists() else
                    "is missing; `make train` writes the model and its manifest, `git checkout` restores deployment.py")
             raise PackageError(f"{PACKAGE_DIR}/{name} {why}: every package needs it.")
+
+# %% ../../../nbs/build/12_build.package.ipynb #162279e8
+def _stage(pkg: Path, files: list, stage: Path):
+    for rel in files:
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pkg / rel, stage / rel)
+
+
+def _zip_checked(pkg: Path, files: list, partial: Path, pins: dict, recheck: bool) -> str:
+    "Stage `files` of `pkg`, zip them to `partial` and check the staged copy; the zip's sha256."
+    with tempfile.TemporaryDirectory(prefix="package-") as tmp, ThreadPoolExecutor(3) as pool:
+        stage = Path(tmp) / PACKAGE_DIR
+        _stage(pkg, files, stage)
+        # The import check and the golden examples are fresh processes (most of a build's time): they run side
+        # by side while the zip is written. The pickle's imports are read from its opcodes, not by loading it.
+        zipped = pool.submit(write_zip, stage, files, partial)
+        if recheck:
+            checked = pool.submit(check_deployment, stage)
+            replayed = pool.submit(replay, stage, None, 300, "make package (the sealed check)")
+        try:
+            check_model(stage)
+            check_pickle((stage / MODEL_FILE).read_bytes(), stage / "libraries", pins)
+        except ModelError as e:
+            raise PackageError(f"{PACKAGE_DIR}/{e.public_error_message}") from None
+        if recheck:
+            checked.result()
+            replayed.result()
+        return zipped.result()
+
+# %% ../../../nbs/build/12_build.package.ipynb #729b8308
+def _build(root: Path, out: Path, max_bytes: int) -> dict:
+    pkg = assemble(root)
+    files = package_files(pkg)
+    _check_required(pkg, files)
     hashes = {f: {"bytes": (pkg / f).stat().st_size, "sha256": sha256_file(pkg / f)} for f in files}
     pins = settings_pins(root)
     # The sealed checks cost a Python process each (2 s with the model's imports); a package whose files, Python and
@@ -272,26 +299,10 @@ def _build(root: Path, out: Path, max_bytes: int) -> dict:
     env_out = environment_zip(out)
     partial, env_partial = (p.with_name(p.name + ".partial") for p in (out, env_out))  # beside: atomic renames
     try:
-        with tempfile.TemporaryDirectory(prefix="package-") as tmp, ThreadPoolExecutor(3) as pool:
-            stage = Path(tmp) / PACKAGE_DIR
-            _stage(pkg, files, stage)
-            # The import check and the golden examples are fresh processes (most of a build's time): they run side
-            # by side while the zip is written. The pickle's imports are read from its opcodes, not by loading it.
-            zipped = pool.submit(write_zip, stage, files, partial)
-            if recheck:
-                checked = pool.submit(check_deployment, stage)
-                replayed = pool.submit(replay, stage, None, 300, "make package (the sealed check)")
-            try:
-                check_model(stage)
-                check_pickle((stage / MODEL_FILE).read_bytes(), stage / "libraries", pins)
-            except ModelError as e:
-                raise PackageError(f"{PACKAGE_DIR}/{e.public_error_message}") from None
-            if recheck:
-                checked.result()
-                replayed.result()
-            sha, size = zipped.result(), partial.stat().st_size
-            requirements = pinned_requirements(root)
-            env_sha = _environment(root, requirements, env_partial)
+        sha = _zip_checked(pkg, files, partial, pins, recheck)
+        size = partial.stat().st_size
+        requirements = pinned_requirements(root)
+        env_sha = _environment(root, requirements, env_partial)
         if size > max_bytes:
             raise PackageError(f"{out.name} is {size:,} bytes compressed; UbiOps takes at most {max_bytes:,}. Make "
                                f"the model smaller, or move large files out of {PACKAGE_DIR}/ (or list them in "

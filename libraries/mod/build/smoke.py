@@ -87,6 +87,11 @@ def _inspect(package_dir: Path, python, timeout: float, cwd: str, log) -> dict:
     return report
 
 
+def _read(log) -> str:
+    log.seek(0)
+    return log.read()
+
+# %% ../../../nbs/build/14_build.smoke.ipynb #65787431
 def _exchange(proc, task: dict, log) -> dict:
     "Drive the worker `proc` through UbiOps' init and the task's requests; the report (no `error`: the worker ended)."
     def send(obj):
@@ -123,7 +128,7 @@ def _exchange(proc, task: dict, log) -> dict:
     return report | {"ok": True, "result": report["results"][0] if report["results"] else None,
                      "request_seconds": report["seconds"][0] if report["seconds"] else None}
 
-
+# %% ../../../nbs/build/14_build.smoke.ipynb #78ab1b06
 def _request(package_dir: Path, task: dict, python, timeout: float, cwd: str, log) -> dict:
     proc = subprocess.Popen(worker.command(package_dir, python, sealed=True), cwd=cwd, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=log)
@@ -141,7 +146,7 @@ def _request(package_dir: Path, task: dict, python, timeout: float, cwd: str, lo
         raise _timeout(timeout)
     return report if "error" in report or report["ok"] else report | {"exit_code": code}
 
-
+# %% ../../../nbs/build/14_build.smoke.ipynb #0dee92b9
 def run_package(
     package_dir,  # the unpacked package: the folder holding deployment.py
     task: dict,  # {"mode": "inspect"}, or {"mode": "request", "requests" (or one "data"), "init_context", "request_context"}
@@ -157,11 +162,6 @@ def run_package(
         else:
             report = _request(package_dir, task, python, timeout, cwd, log if capture else None)
         return report | ({"logs": _read(log)} if capture else {})
-
-
-def _read(log) -> str:
-    log.seek(0)
-    return log.read()
 
 # %% ../../../nbs/build/14_build.smoke.ipynb #802ee840
 _WHERE = {"load": "Importing deployment.py or Deployment.__init__", "import": "Importing deployment.py",

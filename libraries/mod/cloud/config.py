@@ -16,6 +16,7 @@ from pathlib import Path
 
 import ubiops
 import yaml
+from fastcore.basics import patch
 
 from prcvd.errors import DeploymentError, InputError
 from prcvd.specs import Spec
@@ -40,7 +41,7 @@ OTHER_KEYS = ("deployment_name", "deployment_description", "deployment_labels", 
               "version_name", "version_labels", "base_environment_name", "base_environment_tag", "environment_name",
               "environment_tag")
 
-
+# %% ../../../nbs/cloud/40_cloud.config.ipynb #69444c47
 def _tag(source: str, key: str, value):
     "An environment tag name: 1-128 characters (the 4.15 model's limit), no '/' (it is a path segment)."
     if value is None or (isinstance(value, str) and 1 <= len(value) <= 128 and "/" not in value):
@@ -69,7 +70,7 @@ def _environment(cfg: dict, source: str) -> dict:
             "environment_name": own and check_name("environment", own),
             "environment_tag": _tag(source, "environment_tag", cfg.get("environment_tag"))}
 
-
+# %% ../../../nbs/cloud/40_cloud.config.ipynb #54c92c1a
 @dataclass(frozen=True)
 class DeployConfig:
     "The checked contents of deploy.yaml."
@@ -84,38 +85,40 @@ class DeployConfig:
     environment_tag: str = None
     version: dict = field(default_factory=dict)  # the DeploymentVersionCreate fields: instances, retention, ...
 
-    @classmethod
-    def from_dict(cls, cfg: dict, source: str = "deploy.yaml"):
-        "Check `cfg` (deploy.yaml's keys) and build the config; `InputError` names the key and what is allowed."
-        if not isinstance(cfg, dict):
-            raise InputError(f"{source}: expected a mapping of UbiOps CLI keys (deployment_name: ..., ...).")
-        unknown = sorted(set(cfg) - set(VERSION_KEYS) - set(OTHER_KEYS) - {"environment"})
-        if unknown:
-            raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: "
-                             f"{', '.join(OTHER_KEYS + tuple(VERSION_KEYS))}.")
-        if cfg.get("deployment_supports_request_format", True) is not True:
-            raise InputError(
-                f"{source}: deployment_supports_request_format is {cfg['deployment_supports_request_format']!r}; "
-                f"mod deploy deploys a Deployment class that UbiOps calls with requests, which needs true (or leave "
-                f"the key out). false makes a deployment that runs a service on ports, which mod does not build.")
-        version = {VERSION_KEYS[k]: v for k, v in cfg.items() if k in VERSION_KEYS and v is not None}
-        try:
-            check_version_settings(version)
-        except InputError as e:
-            raise InputError(f"{source}: {e.public_error_message}") from None
-        return cls(deployment_name=check_name("deployment", cfg.get("deployment_name")),
-                   version_name=check_name("version", cfg.get("version_name")),
-                   deployment_description=str(cfg.get("deployment_description") or ""),
-                   deployment_labels=check_labels(f"{source}: deployment_labels", cfg.get("deployment_labels")),
-                   version_labels=check_labels(f"{source}: version_labels", cfg.get("version_labels")),
-                   **_environment(cfg, source), version=version)
+# %% ../../../nbs/cloud/40_cloud.config.ipynb #b53272df
+@patch(cls_method=True)
+def from_dict(cls: DeployConfig, cfg: dict, source: str = "deploy.yaml"):
+    "Check `cfg` (deploy.yaml's keys) and build the config; `InputError` names the key and what is allowed."
+    if not isinstance(cfg, dict):
+        raise InputError(f"{source}: expected a mapping of UbiOps CLI keys (deployment_name: ..., ...).")
+    unknown = sorted(set(cfg) - set(VERSION_KEYS) - set(OTHER_KEYS) - {"environment"})
+    if unknown:
+        raise InputError(f"{source}: unknown key(s) {', '.join(unknown)}; allowed: "
+                         f"{', '.join(OTHER_KEYS + tuple(VERSION_KEYS))}.")
+    if cfg.get("deployment_supports_request_format", True) is not True:
+        raise InputError(
+            f"{source}: deployment_supports_request_format is {cfg['deployment_supports_request_format']!r}; "
+            f"mod deploy deploys a Deployment class that UbiOps calls with requests, which needs true (or leave "
+            f"the key out). false makes a deployment that runs a service on ports, which mod does not build.")
+    version = {VERSION_KEYS[k]: v for k, v in cfg.items() if k in VERSION_KEYS and v is not None}
+    try:
+        check_version_settings(version)
+    except InputError as e:
+        raise InputError(f"{source}: {e.public_error_message}") from None
+    return cls(deployment_name=check_name("deployment", cfg.get("deployment_name")),
+               version_name=check_name("version", cfg.get("version_name")),
+               deployment_description=str(cfg.get("deployment_description") or ""),
+               deployment_labels=check_labels(f"{source}: deployment_labels", cfg.get("deployment_labels")),
+               version_labels=check_labels(f"{source}: version_labels", cfg.get("version_labels")),
+               **_environment(cfg, source), version=version)
 
-    @classmethod
-    def load(cls, path="deploy.yaml"):
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path} not found; copy the deploy.yaml at the top of the repository and edit it.")
-        return cls.from_dict(yaml.safe_load(path.read_text()), str(path))
+# %% ../../../nbs/cloud/40_cloud.config.ipynb #6bf75395
+@patch(cls_method=True)
+def load(cls: DeployConfig, path="deploy.yaml"):
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} not found; copy the deploy.yaml at the top of the repository and edit it.")
+    return cls.from_dict(yaml.safe_load(path.read_text()), str(path))
 
 # %% ../../../nbs/cloud/40_cloud.config.ipynb #767f007f
 @dataclass(frozen=True)
@@ -158,12 +161,14 @@ class Package:
                              f"with {wrong[0]}=={wrong[2]}: the two zips come from different builds. Run `make package`.")
         return cls(path, *specs, manifest, path.stat().st_size, env, requirements)
 
-    def model_labels(self) -> dict:
-        "Version labels that tell versions apart: the model's sha256 (12 hex digits) and its metrics."
-        labels = {"model-sha256": self.manifest["sha256"][:12]} if "sha256" in self.manifest else {}
-        metrics = self.manifest.get("metrics", {})
-        labels.update({k.replace("_", "-"): str(v) for k, v in metrics.items() if isinstance(v, float)})
-        return labels
+# %% ../../../nbs/cloud/40_cloud.config.ipynb #bdcfacb1
+@patch
+def model_labels(self: Package) -> dict:
+    "Version labels that tell versions apart: the model's sha256 (12 hex digits) and its metrics."
+    labels = {"model-sha256": self.manifest["sha256"][:12]} if "sha256" in self.manifest else {}
+    metrics = self.manifest.get("metrics", {})
+    labels.update({k.replace("_", "-"): str(v) for k, v in metrics.items() if isinstance(v, float)})
+    return labels
 
 # %% ../../../nbs/cloud/40_cloud.config.ipynb #084d5357
 ENV_TAG = "v1"
@@ -176,9 +181,6 @@ def environment_name(deployment: str, base: str, base_tag: str, requirements: st
     return f"{deployment[:48].rstrip('-')}-env-{digest}"
 
 # %% ../../../nbs/cloud/40_cloud.config.ipynb #2de919d1
-DEFAULT_HOST = "https://api.ubiops.com/v2"  # ubiops 4.15 configuration.py
-
-
 def api_message(e: ubiops.ApiException) -> str:
     "The server's own error text of a failed call."
     return (e.get_body_message() if e.body else None) or str(e.reason or e).strip()
@@ -193,6 +195,9 @@ def or_none(call, *args):
             return None
         raise DeployError(f"{call.__name__} answered {e.status}: {api_message(e)}") from None
 
+# %% ../../../nbs/cloud/40_cloud.config.ipynb #d55dd837
+DEFAULT_HOST = "https://api.ubiops.com/v2"  # ubiops 4.15 configuration.py
+
 
 @dataclass
 class Target:
@@ -202,41 +207,46 @@ class Target:
     client: ubiops.ApiClient
     api: ubiops.CoreApi
 
-    @classmethod
-    def connect(cls, project: str = None, host: str = None):
-        project = project or os.environ.get("UBIOPS_PROJECT")
-        host = (host or os.environ.get("UBIOPS_API_HOST") or DEFAULT_HOST).rstrip("/")
-        token = os.environ.get("UBIOPS_API_TOKEN", "").strip()
-        if not project:
-            raise InputError("No project: pass --project NAME or set UBIOPS_PROJECT.")
-        check_name("project", project)
-        if not host.startswith(("http://", "https://")):
-            raise InputError(f"Host {host!r} has no scheme; write it as https://... (or http://127.0.0.1:PORT/v2).")
-        if not token:
-            raise InputError("UBIOPS_API_TOKEN is not set: export a token of a service user of the project "
-                             "(`mod token create` prints one for the local server). It is read only from the environment.")
-        client = ubiops.ApiClient(ubiops.Configuration(host=host, api_key={"Authorization": token}))
-        target = cls(host, project, client, ubiops.CoreApi(client))
-        target.check()
-        return target
+# %% ../../../nbs/cloud/40_cloud.config.ipynb #f5651abb
+@patch(cls_method=True)
+def connect(cls: Target, project: str = None, host: str = None):
+    project = project or os.environ.get("UBIOPS_PROJECT")
+    host = (host or os.environ.get("UBIOPS_API_HOST") or DEFAULT_HOST).rstrip("/")
+    token = os.environ.get("UBIOPS_API_TOKEN", "").strip()
+    if not project:
+        raise InputError("No project: pass --project NAME or set UBIOPS_PROJECT.")
+    check_name("project", project)
+    if not host.startswith(("http://", "https://")):
+        raise InputError(f"Host {host!r} has no scheme; write it as https://... (or http://127.0.0.1:PORT/v2).")
+    if not token:
+        raise InputError("UBIOPS_API_TOKEN is not set: export a token of a service user of the project "
+                         "(`mod token create` prints one for the local server). It is read only from the environment.")
+    client = ubiops.ApiClient(ubiops.Configuration(host=host, api_key={"Authorization": token}))
+    target = cls(host, project, client, ubiops.CoreApi(client))
+    target.check()
+    return target
 
-    def check(self):
-        "Fail with a readable message unless the host answers and the token opens the project."
-        try:
-            self.api.projects_get(self.project)
-        except ubiops.ApiException as e:
-            if e.status == 0:
-                raise DeployError(f"Can't reach {self.host}: {str(e.reason).splitlines()[0]}. Check UBIOPS_API_HOST "
-                                  "(and that `make serve` runs, for the local server).") from None
-            if e.status in (401, 403):
-                raise DeployError(f"{self.host} refused the token in UBIOPS_API_TOKEN ({e.status}: {api_message(e)}). "
-                                  "Export a valid token of a service user with access to the project.") from None
-            if e.status == 404:
-                raise DeployError(f"Project '{self.project}' was not found at {self.host}; check --project or "
-                                  "UBIOPS_PROJECT.") from None
-            raise DeployError(f"{self.host} answered {e.status}: {api_message(e)}") from None
+# %% ../../../nbs/cloud/40_cloud.config.ipynb #f1d7fa66
+@patch
+def check(self: Target):
+    "Fail with a readable message unless the host answers and the token opens the project."
+    try:
+        self.api.projects_get(self.project)
+    except ubiops.ApiException as e:
+        if e.status == 0:
+            raise DeployError(f"Can't reach {self.host}: {str(e.reason).splitlines()[0]}. Check UBIOPS_API_HOST "
+                              "(and that `make serve` runs, for the local server).") from None
+        if e.status in (401, 403):
+            raise DeployError(f"{self.host} refused the token in UBIOPS_API_TOKEN ({e.status}: {api_message(e)}). "
+                              "Export a valid token of a service user with access to the project.") from None
+        if e.status == 404:
+            raise DeployError(f"Project '{self.project}' was not found at {self.host}; check --project or "
+                              "UBIOPS_PROJECT.") from None
+        raise DeployError(f"{self.host} answered {e.status}: {api_message(e)}") from None
 
-    def url(self, deployment: str, version: str = None) -> str:
-        "The REST endpoint for requests to a deployment (its default version) or to one version."
-        path = f"/projects/{self.project}/deployments/{deployment}"
-        return f"{self.client.configuration.host}{path}{f'/versions/{version}' if version else ''}/requests"
+# %% ../../../nbs/cloud/40_cloud.config.ipynb #3d4e9591
+@patch
+def url(self: Target, deployment: str, version: str = None) -> str:
+    "The REST endpoint for requests to a deployment (its default version) or to one version."
+    path = f"/projects/{self.project}/deployments/{deployment}"
+    return f"{self.client.configuration.host}{path}{f'/versions/{version}' if version else ''}/requests"
