@@ -82,8 +82,9 @@ predict: $(STAMP) ## score INPUTS (a folder, a glob, a list file; or one image) 
 	@test -n "$(INPUTS)" || { echo "make predict INPUTS=photos/ (a folder, a glob such as 'photos/*.jpg', a list file, or an image) [OUTPUT=scores.jsonl] [PREDICT_FLAGS='--data values.json --version v2']" >&2; exit 2; }
 	set -f; $(BIN)/mod predict $(INPUTS) $(if $(OUTPUT),--output "$(OUTPUT)") $(PREDICT_FLAGS)
 
-# What exporting may change: tracked edits and untracked files under nbs/ and libraries/.
-SYNC_STATE = { git diff -- nbs libraries; git ls-files --others --exclude-standard -- nbs libraries; } | sha256sum
+# What exporting may change: tracked edits and untracked files under nbs/ and libraries/ (outside a git checkout,
+# such as a copied folder, there is nothing to compare with, and the check passes).
+SYNC_STATE = { git diff -- nbs libraries; git ls-files --others --exclude-standard -- nbs libraries; } 2>/dev/null | sha256sum
 
 # nbdev_clean runs first: what it strips (execution counts, kernel and cell metadata of a notebook saved in Jupyter)
 # is not drift, so it is normalised here rather than reported.

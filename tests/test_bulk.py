@@ -347,7 +347,7 @@ def test_killed_scorer_resumes_every_input_answered_once(server, fakes, env, tmp
     if when == "uploading":
         _wait_for(lambda: journal.exists() and '"e":"upload"' in journal.read_text(), 60, "a first upload")
     else:
-        _wait_for(lambda: out.exists() and out.read_text().count("\n") >= 20, 60, "20 answers")
+        _wait_for(lambda: out.exists() and out.read_text().count("\n") >= 1, 60, "a first answer")  # soon: the rest are still to come
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=30)
     assert first.returncode == -signal.SIGKILL
