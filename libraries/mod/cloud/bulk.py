@@ -4,22 +4,28 @@
 
 # %% auto #0
 __all__ = ['MAX_BATCH', 'PREFIX', 'LIST_PAGE_FILES', 'DONE', 'MIN_GAP', 'MIN_POLL', 'MAX_POLL', 'POLL_ANSWERS', 'OPTIONAL_SHARE',
-           'SKEW', 'LIST_PAGE', 'MAX_LISTED', 'run_cost', 'Run', 'input_spec', 'plan_run', 'check_file', 'Scorer',
-           'Progress']
+           'SKEW', 'LIST_PAGE', 'MAX_LISTED', 'AZURE_HEADERS', 'PUT_HEADERS', 'run_cost', 'Run', 'input_spec',
+           'plan_run', 'check_file', 'upload_file', 'Scorer', 'Progress']
 
 # %% ../../../nbs/cloud/58_cloud.bulk.ipynb #b5da75d1
 import json
 import math
+import os
 import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import requests
 import ubiops
 from fastcore.basics import patch_to
+from ubiops.exceptions import ApiConnectionError, ApiRequestError, ApiTimeoutError, ApiTypeError, ApiValueError
+from ubiops.utils.file_operations import MULTIPART_MIN_SIZE
 
 from prcvd.errors import DeploymentError, InputError
 from prcvd.specs import Spec
@@ -118,6 +124,61 @@ def check_file(path: Path, max_bytes: int) -> int:
         raise InputError(f"The file is {size:,} bytes, over the {max_bytes:,} that are uploaded (--max_mb).")
     return size
 
+# %% ../../../nbs/cloud/58_cloud.bulk.ipynb #37e1bafa
+AZURE_HEADERS = {"Content-Disposition": "multipart/form-data", "x-ms-version": "2020-04-08",
+                 "x-ms-blob-type": "BlockBlob"}  # as ubiops.utils.upload_file sends them
+PUT_HEADERS = {"Content-Disposition": "multipart/form-data"}
+_put = threading.local()  # per upload thread: its requests.Session and the environment's settings per host
+
+
+def _put_settings(url: str, verify, cert) -> dict:
+    "This thread's session and `requests`' settings for `url`'s host from the environment (proxies, CA bundle, .netrc)."
+    if getattr(_put, "session", None) is None:
+        _put.session, _put.hosts = requests.Session(), {}
+        _put.session.trust_env = False  # read once per host below, not on every PUT
+    host = urlsplit(url)[:2]
+    if host not in _put.hosts:
+        env = requests.Session().merge_environment_settings(url, {}, None, verify, cert)
+        _put.hosts[host] = {"proxies": env["proxies"], "verify": env["verify"], "cert": env["cert"],
+                            "auth": requests.utils.get_netrc_auth(url)}
+    return _put.hosts[host]
+
+
+def _put_file(client: ubiops.ApiClient, url: str, headers: dict, stream):
+    "PUT `stream` to a signed URL, failing as `ubiops.utils.upload_file`'s `_upload_chunk` does."
+    settings = _put_settings(url, client.rest_client.verify, client.rest_client.cert)
+    try:
+        response = _put.session.put(url, data=stream, headers=headers, **settings)
+    except requests.exceptions.ConnectionError as e:
+        raise ApiConnectionError(status=502, reason="Connection Error", body=f"Failed to connect to bucket\n{e}")
+    except requests.exceptions.Timeout:
+        raise ApiTimeoutError(status=504, reason="Connection Timeout", body="Failed to upload file")
+    except requests.exceptions.RequestException as e:
+        raise ApiRequestError(status=502, reason="Upload Error", body=f"Failed to upload file\n{e}")
+    if not 200 <= response.status_code <= 299:
+        raise ApiRequestError(requests_resp=response)
+    return response
+
+
+def upload_file(client: ubiops.ApiClient, project: str, file_path: str, bucket: str, file_name: str) -> str:
+    "`ubiops.utils.upload_file(client, project, file_path, bucket, file_name, _progress_bar=False)`, the PUT kept alive."
+    if not isinstance(client, ubiops.ApiClient):
+        raise ApiTypeError("Provided client is not of type ubiops.ApiClient")
+    for ok, what in ((isinstance(project, str) and project, "project_name must be a non-empty string"),
+                     (isinstance(file_path, str) and os.path.isfile(file_path), "file_path must be a valid file"),
+                     (isinstance(bucket, str) and bucket, "bucket_name must be a non-empty string"),
+                     (isinstance(file_name, str), "file_name must be a string")):
+        if not ok:
+            raise ApiValueError(what)
+    if os.stat(file_path).st_size >= MULTIPART_MIN_SIZE:
+        return ubiops.utils.upload_file(client, project, file_path, bucket, file_name, _progress_bar=False)
+    signed = ubiops.CoreApi(client).files_upload(project_name=project, bucket_name=bucket, file=file_name)
+    headers = AZURE_HEADERS if signed.provider == "azure_blob_storage" else PUT_HEADERS
+    with open(file_path, "rb") as stream:
+        _put_file(client, signed.url, headers, stream)
+    return f"ubiops-file://{bucket}/{file_name}"
+
+
 # %% ../../../nbs/cloud/58_cloud.bulk.ipynb #3b845dd5
 class Scorer:
     "Scores inputs on one deployment version with batch requests, keeping its output file and journal."
@@ -161,8 +222,7 @@ def _prepare(self, it) -> tuple:
         uri = self.files.get(sha) or (f"{URI_PREFIX}{run.bucket}/{name}" if name in self.in_bucket else None)
         if uri:
             return "ready", it.key, request_data(it, uri, self.spec, run.field), None
-        uri = self.calls.run("files", lambda client: ubiops.utils.upload_file(
-            client, run.project, str(it.path), run.bucket, name, _progress_bar=False))
+        uri = self.calls.run("files", lambda client: upload_file(client, run.project, str(it.path), run.bucket, name))
         return "ready", it.key, request_data(it, uri, self.spec, run.field), (sha, uri)
     except DeploymentError as e:
         return "rejected", it.key, e.public_error_message

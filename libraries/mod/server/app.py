@@ -25,13 +25,13 @@ from .state import ServerState, require_token
 
 # %% ../../../nbs/server/41_server.app.ipynb #1a484410
 API, ROOT = ("/v2.1", "/v2"), ("",)
-ROUTES = (  # (router, prefixes, needs a token)
+ROUTES = (  # (router, prefixes, needs a token), in the order FastAPI tries them: the bulk scorer's calls first
     (manage.public, API, False),  # /status
     (file_api.signed, API, False),  # signed file URLs: the signature is the credential
+    (file_api.router, API, True),  # buckets
+    (request_api.router, API, True),  # requests, batches, /health
     (manage.router, API, True),  # projects, deployments, versions, revisions, user, logs
     (environment_api.router, API, True),  # environments and their tags: create, build, rebuild
-    (request_api.router, API, True),  # requests, batches, /health
-    (file_api.router, API, True),  # buckets
     (instance_types.router, API, True),  # the instance type groups
     (metrics.router, ROOT, True),  # /metrics, for Prometheus
     (openapi.router, ROOT, False),  # /docs
@@ -91,10 +91,11 @@ def create_app(settings: ServeSettings = None) -> FastAPI:
     for error, handler in ((DeploymentError, _deployment_error), (HTTPException, _http_error),
                            (RequestValidationError, _validation_error), (Exception, _bug)):
         app.add_exception_handler(error, handler)
-    for router, prefixes, token in ROUTES:
-        for prefix in prefixes:
-            app.include_router(router, prefix=prefix, dependencies=[Depends(require_token)] if token else [],
-                               include_in_schema=prefix in ("/v2.1", ""))
+    for prefix in (*API, *ROOT):  # all of /v2.1 before /v2: a /v2.1 call need not try the /v2 routes
+        for router, prefixes, token in ROUTES:
+            if prefix in prefixes:
+                app.include_router(router, prefix=prefix, dependencies=[Depends(require_token)] if token else [],
+                                   include_in_schema=prefix in ("/v2.1", ""))
     public = openapi.public_operations((r, p) for r, prefixes, token in ROUTES if not token for p in prefixes)
     app.openapi = partial(openapi.openapi, app, public=public)  # typed per deployment, from the registry
     return app

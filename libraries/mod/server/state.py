@@ -93,7 +93,7 @@ async def stop(self: ServerState):
         self.lock_file.close()
 
 # %% ../../../nbs/server/31_server.state.ipynb #42d0d9ee
-def server_state(request: Request) -> ServerState:
+async def server_state(request: Request) -> ServerState:
     "The running server's state."
     return request.app.state.server
 
@@ -101,7 +101,7 @@ def server_state(request: Request) -> ServerState:
 State = Annotated[ServerState, Depends(server_state)]
 
 
-def check_project(project_name: str, s: State) -> str:
+async def check_project(project_name: str, s: State) -> str:
     "The project in the path, which must be this server's."
     if project_name != s.settings.project:
         raise NotFound(f"Project was not found: this server holds project '{s.settings.project}'.")
@@ -113,7 +113,7 @@ Project = Annotated[str, Depends(check_project)]
 
 def require_token(request: Request):
     "`Unauthorized` unless the request carries a live token (or the server runs with `--no-auth`)."
-    s = server_state(request)
+    s = request.app.state.server
     if s.settings.auth:
         check_header(request.headers.get("authorization", ""), s.tokens)
 
