@@ -87,7 +87,6 @@ def in_process(pkg: Path, paths: list, processes: int) -> tuple:
     for p in procs:
         p.start()
     ready.wait()
-    start = time.perf_counter()
     go.wait()
     seconds = [out.get(timeout=3600) for _ in procs]
     for p in procs:
