@@ -53,6 +53,17 @@ def wait_until(condition, timeout: float = 30, what: str = "the condition"):
     return value
 
 
+def stored(core: ubiops.CoreApi, deployment: str, request_id: str, timeout: float = 10):
+    "Wait until a direct request is stored: the server stores it after the answer has gone (32_server.request_api)."
+    def found():
+        try:
+            return core.deployment_requests_get("local", deployment, request_id, metadata_only=True)
+        except ubiops.ApiException as e:
+            if e.status != 404:
+                raise
+    return wait_until(found, timeout, f"request {request_id} being stored")
+
+
 def wait_done(core: ubiops.CoreApi, deployment: str, ids: list, timeout: float = 30) -> list:
     "Collect the requests `ids` until none is pending or processing (bounded by `timeout` seconds)."
     deadline = time.monotonic() + timeout

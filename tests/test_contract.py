@@ -34,7 +34,7 @@ from mod.server.auth import Tokens
 from mod.server.store import Store
 from conftest import PORTRAIT
 from deploy_support import CONFIG, ROOT, config, environment_package, failed_environment, variant
-from serve_support import prepare, zip_folder
+from serve_support import prepare, stored, zip_folder
 from server_fixture import running_server
 
 D = "face-portrait"
@@ -429,8 +429,9 @@ def test_a_batch_timeout_above_72_hours_is_refused(echo):
 # Routes of UbiOps' request workflow that mod does not call, but client code does
 
 @pytest.fixture(scope="module")
-def request_id(echo) -> str:
+def request_id(echo, echo_api) -> str:
     r = httpx.post(f"{echo.url}/requests", content="0", headers=echo.headers, timeout=30)
+    stored(echo_api, "echo", r.json()["id"])  # the server stores a direct request once its answer has gone
     return r.json()["id"]
 
 

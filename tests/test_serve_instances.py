@@ -9,7 +9,7 @@ import pytest
 import ubiops
 
 from mod.server.store import Store
-from serve_support import FIXTURES, api, prepare, settings, zip_folder
+from serve_support import FIXTURES, api, prepare, settings, stored, zip_folder
 from server_fixture import running_server
 
 
@@ -135,5 +135,6 @@ def test_request_retention_mode_decides_what_is_kept(tmp_path, mode, kept):
                 core.deployment_requests_get("local", "faults", r.id)
             assert e.value.status == 404
         else:
+            stored(core, "faults", r.id)  # stored once the answer has gone
             got = core.deployment_requests_get("local", "faults", r.id)
             assert (got.request_data, got.result is not None) == kept and got.status == "completed"

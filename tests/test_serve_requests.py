@@ -8,7 +8,7 @@ import httpx
 import pytest
 import ubiops
 
-from serve_support import api, prepare, settings, wait_done, wait_until
+from serve_support import api, prepare, settings, stored, wait_done
 from server_fixture import running_server
 
 D = "face-portrait"
@@ -33,17 +33,6 @@ def upload(core, path, name=None) -> str:
     return ubiops.utils.upload_file(client, "local", str(path), file_name=name, _progress_bar=False)
 
 
-def stored(core, request_id: str):
-    "Wait until a direct request is stored: the server stores it after the answer has gone (32_server.request_api)."
-    def found():
-        try:
-            return core[1].deployment_requests_get("local", D, request_id, metadata_only=True)
-        except ubiops.ApiException as e:
-            if e.status != 404:
-                raise
-    wait_until(found, 10, f"request {request_id} being stored")
-
-
 def test_direct_request_matches_the_deployment_in_process(core, fixture_deployment, pictures):
     uri = upload(core, pictures["astronaut"])
     r = core[1].deployment_requests_create("local", D, {"portrait": uri})
@@ -56,7 +45,7 @@ def test_version_level_request_and_retrieval(core, fixture_deployment, pictures)
     uri = upload(core, pictures["coffee"])
     r = core[1].deployment_version_requests_create("local", D, "v1", {"portrait": uri})
     assert r.result == fixture_deployment.request({"portrait": str(pictures["coffee"])})
-    stored(core, r.id)
+    stored(core[1], D, r.id)
     got = core[1].deployment_requests_get("local", D, r.id)
     assert (got.status, got.request_data, got.result) == ("completed", {"portrait": uri}, r.result)
     assert core[1].deployment_requests_get("local", D, r.id, metadata_only=True).result is None
@@ -142,7 +131,7 @@ def test_requests_are_listed_in_the_clients_model_with_its_filters(core, picture
     since = datetime.now(timezone.utc)
     made = [core[1].deployment_version_requests_create("local", D, "v1", {"portrait": uri}) for _ in range(3)]
     for r in made:
-        stored(core, r.id)
+        stored(core[1], D, r.id)
     listed = core[1].deployment_version_requests_list("local", D, "v1", status="completed", limit=1000,
                                                       start_date=since.isoformat())
     assert all(isinstance(r, ubiops.models.DeploymentRequestList) for r in listed)
@@ -158,7 +147,7 @@ def test_requests_are_listed_in_the_clients_model_with_its_filters(core, picture
 def test_request_input_and_output_are_read_from_their_endpoints(core, pictures):
     uri = upload(core, pictures["astronaut"], "io.png")
     r = core[1].deployment_requests_create("local", D, {"portrait": uri})
-    stored(core, r.id)
+    stored(core[1], D, r.id)
     assert json.loads(core[1].deployment_requests_input_get("local", D, r.id).read()) == {"portrait": uri}
     assert json.loads(core[1].deployment_version_requests_output_get("local", D, r.id, "v1").read()) == r.result
     with pytest.raises(ubiops.ApiException) as e:
