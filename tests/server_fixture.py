@@ -10,11 +10,11 @@ from mod.server.app import ServeSettings, create_app
 
 
 @contextmanager
-def running_server(settings: ServeSettings, start_timeout: float = 30):
-    "Serve `create_app(settings)` while the block runs; yield its base URL (`http://127.0.0.1:<port>`)."
+def running_app(app, start_timeout: float = 30):
+    "Serve the ASGI `app` while the block runs; yield its base URL (`http://127.0.0.1:<port>`)."
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # the OS picks a free port; uvicorn serves on this very socket, so no race
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout
@@ -28,3 +28,8 @@ def running_server(settings: ServeSettings, start_timeout: float = 30):
         server.should_exit = True
         thread.join(start_timeout)
         sock.close()
+
+
+def running_server(settings: ServeSettings, start_timeout: float = 30):
+    "Serve `create_app(settings)` while the block runs; yield its base URL (`http://127.0.0.1:<port>`)."
+    return running_app(create_app(settings), start_timeout)

@@ -7,20 +7,16 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace as NS
 
 import httpx
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -30,7 +26,7 @@ from mod.cli import main
 from mod.server.app import API as PREFIXES, create_app
 from mod.server.ratelimit import GROUPS
 from serve_support import prepare, settings, wait_until, zip_folder
-from server_fixture import running_server
+from server_fixture import running_app, running_server
 
 MOD = Path(sys.executable).parent / "mod"
 D = "bulk"  # the fixture deployment: a file and a threshold in; the file's sha256 and a bool out
@@ -107,27 +103,6 @@ class Fakes:
             rows = json.loads(b"".join([chunk async for chunk in response.body_iterator]))
             response = JSONResponse([{**r, "result": None} for r in rows], response.status_code)
         return response
-
-
-@contextmanager
-def running_app(app, start_timeout: float = 30):
-    "Serve `app` with uvicorn on 127.0.0.1 (as server_fixture.running_server does for `create_app(settings)`)."
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + start_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the test server did not start within {start_timeout} s")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(start_timeout)
-        sock.close()
 
 
 @pytest.fixture(scope="module")
