@@ -4,8 +4,7 @@
    real `mod deploy`, `mod versions` and `mod predict` runs while DeprecationWarning is an error. Each answer must
    deserialise into the model the client itself declares for that call (`response_type` in ubiops.api), and hold
    no field the 4.15 model does not know.
-2. What the local server must refuse, or do, as UbiOps does. Where that is server work still to come, the test is
-   marked xfail with the route or behaviour it waits for, so it turns green when the server has it.
+2. What the local server must refuse, or do, as UbiOps does.
 """
 import importlib
 import inspect
@@ -53,8 +52,6 @@ def calls_in_mod() -> set:
 
 UTILS_CALLS = {"files_upload"}  # what ubiops.utils.upload_file calls for mod (wait_for_* call mod's own lookups)
 CALLS = sorted(calls_in_mod() | UTILS_CALLS)
-PENDING = {  # server work still to come: the route the call needs (none left: every call mod makes has its route)
-}
 LOOKUPS = {"deployments_get", "environments_get", "environment_tags_get", "files_get"}  # mod reads a 404 as "not there yet"
 
 
@@ -124,7 +121,7 @@ def _failed_tag(zip_path, tmp, pictures):
         run(zip_path, config(tmp, deployment_name="rebuild-me"))
 
 
-SCENARIOS = {  # name -> what it runs; a scenario that needs a PENDING route ends at that call
+SCENARIOS = {  # name -> what it runs
     "first deploy": lambda z, tmp, pics: run(z),
     "overwrite changing an instance setting": lambda z, tmp, pics: run(z, config(tmp, maximum_idle_time=600),
                                                                        overwrite=True),
@@ -136,7 +133,6 @@ SCENARIOS = {  # name -> what it runs; a scenario that needs a PENDING route end
     "predict batch, one version": lambda z, tmp, pics: predict(Target.connect(), D, pics["coffee"], "v1", batch=True),
     "a failed environment tag": _failed_tag,
 }
-NEED_PENDING = set()  # every scenario runs to its end now
 
 
 def environment_package_text(zip_path) -> str:
@@ -200,8 +196,8 @@ def test_no_deprecation_warning_is_raised_on_the_way(contract):
     assert not {n: e for n, e in contract.failures.items() if isinstance(e, Warning)}
 
 
-def test_scenarios_that_need_no_pending_route_succeed(contract):
-    assert {n: repr(e) for n, e in contract.failures.items() if n not in NEED_PENDING} == {}
+def test_every_scenario_succeeds(contract):
+    assert {n: repr(e) for n, e in contract.failures.items()} == {}
 
 
 def _check_model(answer, kind: str):
@@ -213,9 +209,7 @@ def _check_model(answer, kind: str):
         assert isinstance(answer, _model(kind)), answer
 
 
-@pytest.mark.parametrize("call", [
-    pytest.param(c, marks=pytest.mark.xfail(reason=f"server work: the local server has no {PENDING[c]} yet",
-                                            strict=False)) if c in PENDING else c for c in CALLS])
+@pytest.mark.parametrize("call", CALLS)
 def test_each_call_mod_makes_answers_in_the_clients_model(contract, call):
     errors = [e for e in contract.errors[call]
               if not (call in LOOKUPS and isinstance(e, ubiops.ApiException) and e.status == 404)]
